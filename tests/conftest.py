@@ -1,0 +1,108 @@
+"""Fixtures shared by every test folder: a running local stack started the way users start it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.1, what: str = "") -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what or predicate}")
+
+
+class RunningStack:
+    """A `gameday up` subprocess and what its state file says."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], state_dir: Path, log_path: Path) -> None:
+        self.proc = proc
+        self.state_dir = state_dir
+        self.log_path = log_path
+        self.state: dict[str, Any] = {}
+
+    def reload(self) -> dict[str, Any]:
+        self.state = json.loads((self.state_dir / "state.json").read_text())
+        return self.state
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return self.state["urls"]
+
+    def pids(self) -> list[int]:
+        out = []
+        for group in self.reload()["services"].values():
+            out += [r["pid"] for r in group["replicas"] if r["pid"]]
+        return out
+
+    def events(self) -> list[dict[str, Any]]:
+        path = self.state_dir / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> RunningStack:
+    state_dir = tmp / "gameday-state"
+    log_path = tmp / "gameday-up.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gameday", "up", "--port-base", "0",
+         "--state-dir", str(state_dir), "--products", "40", *extra],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    stack = RunningStack(proc, state_dir, log_path)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            tail = log_path.read_text()[-4000:]
+            pytest.fail(f"gameday up exited with {proc.returncode}:\n{tail}")
+        try:
+            return "ready_after_s" in stack.reload()
+        except (FileNotFoundError, json.JSONDecodeError):
+            return False
+
+    try:
+        wait_until(ready, 120, 0.2, "the stack to be ready")
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """One local stack shared by the integration tests of a session."""
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,67 @@
+"""DynamoDB helpers: plain-Python <-> attribute-value conversion and error classification.
+
+Numbers come back from DynamoDB as Decimal; the shop only stores integers (cents, counts,
+versions, epoch seconds/ms), so they are turned into int here (a non-integral value stays a
+float).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    """One Python value as a DynamoDB attribute value (floats are not used by the shop)."""
+    return _serializer.serialize(value)
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    """A Python dict as a DynamoDB item."""
+    return {key: to_attr(value) for key, value in data.items()}
+
+
+def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A DynamoDB item as a Python dict with ints instead of Decimals (None stays None)."""
+    if item is None:
+        return None
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_condition_failure(exc: BaseException) -> bool:
+    """True for a failed ConditionExpression on a single-item write."""
+    return error_code(exc) == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(exc: BaseException) -> list[str]:
+    """The per-item reason codes of a TransactionCanceledException ('None' for items that
+    passed), or [] when `exc` is something else."""
+    if error_code(exc) != "TransactionCanceledException":
+        return []
+    reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
+    return [str(reason.get("Code", "None")) for reason in reasons]

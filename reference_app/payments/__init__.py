@@ -1,0 +1,1 @@
+"""The payments service: idempotent authorise/capture/void/refund."""

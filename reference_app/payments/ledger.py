@@ -1,0 +1,109 @@
+"""The payments ledger in DynamoDB: one row per idempotency key, every change a conditional
+write, so a retried authorise never creates a second charge and each transition happens once.
+
+States: AUTHORIZED → CAPTURED → REFUNDED, or AUTHORIZED → VOIDED. Repeating a transition that
+already happened is a replay (same record, `replayed=True`); any other transition is 409.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reference_app.clock import now_ms
+from reference_app.ddb import from_item, is_condition_failure, to_attr
+from reference_app.errors import ApiError
+
+AUTHORIZED, CAPTURED, VOIDED, REFUNDED = "AUTHORIZED", "CAPTURED", "VOIDED", "REFUNDED"
+TRANSITIONS = {  # operation: (from, to)
+    "capture": (AUTHORIZED, CAPTURED),
+    "void": (AUTHORIZED, VOIDED),
+    "refund": (CAPTURED, REFUNDED),
+}
+
+
+@dataclass
+class Outcome:
+    """A payment record and whether this call only replayed an earlier one."""
+
+    record: dict[str, Any]
+    replayed: bool
+
+
+def public_payment(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "idempotency_key": row["IdempotencyKey"],
+        "order_id": row.get("OrderId"),
+        "amount_cents": int(row.get("AmountCents", 0)),
+        "status": row.get("Status"),
+        "history": [{"status": h.get("Status"), "at_ms": h.get("AtMs")}
+                    for h in row.get("History", [])],
+        "created_at_ms": row.get("CreatedAt"),
+        "updated_at_ms": row.get("UpdatedAt"),
+    }
+
+
+class PaymentLedger:
+    """Conditional writes on `shop-payments`."""
+
+    def __init__(self, ddb: Any, table: str) -> None:
+        self.ddb = ddb
+        self.table = table
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        response = self.ddb.get_item(TableName=self.table, Key={"IdempotencyKey": {"S": key}},
+                                     ConsistentRead=True)
+        return from_item(response.get("Item"))
+
+    def authorize(self, key: str, order_id: str, amount_cents: int) -> Outcome:
+        now = now_ms()
+        row = {
+            "IdempotencyKey": key, "OrderId": order_id, "AmountCents": amount_cents,
+            "Status": AUTHORIZED, "History": [{"Status": AUTHORIZED, "AtMs": now}],
+            "CreatedAt": now, "UpdatedAt": now,
+        }
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item={name: to_attr(value) for name, value in row.items()},
+                ConditionExpression="attribute_not_exists(IdempotencyKey)",
+            )
+            return Outcome(row, replayed=False)
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise
+        existing = self.get(key) or {}
+        if existing.get("OrderId") != order_id or existing.get("AmountCents") != amount_cents:
+            raise ApiError(409, "idempotency_key_reused",
+                           "this idempotency key was used with a different order or amount",
+                           "idempotency_key")
+        return Outcome(existing, replayed=True)
+
+    def transition(self, key: str, operation: str) -> Outcome:
+        source, target = TRANSITIONS[operation]
+        now = now_ms()
+        try:
+            response = self.ddb.update_item(
+                TableName=self.table,
+                Key={"IdempotencyKey": {"S": key}},
+                UpdateExpression=("SET #s = :to, UpdatedAt = :now, "
+                                  "History = list_append(History, :h)"),
+                ConditionExpression="#s = :from",
+                ExpressionAttributeNames={"#s": "Status"},
+                ExpressionAttributeValues={
+                    ":to": to_attr(target), ":from": to_attr(source), ":now": to_attr(now),
+                    ":h": to_attr([{"Status": target, "AtMs": now}]),
+                },
+                ReturnValues="ALL_NEW",
+            )
+            return Outcome(from_item(response["Attributes"]) or {}, replayed=False)
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise
+        existing = self.get(key)
+        if existing is None:
+            raise ApiError(404, "payment_not_found", f"no payment with key {key}")
+        if existing.get("Status") == target:
+            return Outcome(existing, replayed=True)
+        raise ApiError(409, "invalid_transition",
+                       f"cannot {operation} a payment that is {existing.get('Status')}")

@@ -1,0 +1,1 @@
+"""The reviews service: reviews and likes with a COUNTS row kept in the same transaction."""

@@ -1,0 +1,1 @@
+"""The storefront service: catalog, carts (OCC), checkout, orders and admin endpoints."""

@@ -1,0 +1,39 @@
+"""Order routes: checkout of a cart and reading an order (owner only; 404 for others)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from reference_app.auth import require_role
+from reference_app.errors import ApiError
+from reference_app.storefront.cart_api import owned_cart_id
+from reference_app.storefront.context import storefront
+from reference_app.storefront.orders import public_order
+from reference_app.validation import EmptyIn, check_id, parse_body
+
+bp = Blueprint("orders", __name__)
+
+
+@bp.post("/v1/carts/<cart_id>/checkout")
+def checkout(cart_id: str) -> ResponseReturnValue:
+    cart_id = owned_cart_id(cart_id)
+    parse_body(EmptyIn, optional=True)
+    result = storefront().checkout.checkout(
+        cart_id, owner=cart_id, correlation_id=g.correlation_id,
+        trace_header=request.headers.get("X-Amzn-Trace-Id", "")[:256],
+    )
+    response = jsonify(result)
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/orders/{result['order_id']}"
+    return response
+
+
+@bp.get("/v1/orders/<order_id>")
+def get_order(order_id: str) -> ResponseReturnValue:
+    claims = require_role("shopper")
+    check_id(order_id, "order_id")
+    row = storefront().orders.get(order_id)
+    if row is None or row.get("Owner") != claims.subject:
+        raise ApiError(404, "order_not_found", "no such order")
+    return jsonify(public_order(row))

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from gameday import stack_commands
+from gameday import stack_commands, traces_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     stack_commands.register(sub)
+    traces_command.register(sub)
     return parser
 
 

@@ -127,6 +127,7 @@ class LocalStack:
         entry = {name: self._ports.take(f"{name} entry") for name in SERVICE_APPS}
         aws_port = self._ports.take("aws endpoint")
         redis_port = self._ports.take("redis")
+        xray_port = self._ports.take("x-ray receiver (udp)")
         aws_url = f"http://{LOOPBACK}:{aws_port}"
         redis_url = f"redis://{LOOPBACK}:{redis_port}/0"
         token_secret = secrets.token_hex(32)
@@ -142,6 +143,7 @@ class LocalStack:
             "PYTHONUNBUFFERED": "1",
             # the X-Ray SDK must never block or fail a request when no daemon listens
             "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+            "AWS_XRAY_DAEMON_ADDRESS": f"{LOOPBACK}:{xray_port}",
             **cfg.extra_env,
         }
         os.environ.update({k: v for k, v in base_env.items() if k.startswith("AWS_")})
@@ -161,6 +163,15 @@ class LocalStack:
             [ProcessSpec("aws", self._aws_server_argv(aws_port), base_env,
                          self._logs() / "aws.log", port=aws_port, health_path="/moto-api/")],
             restart=False,
+            timeout_s=cfg.start_timeout_s,
+        )
+
+        self.supervisor.start_group(
+            "xray",
+            [ProcessSpec("xray", self._python("-m", "local_stack.xray_daemon", "--port",
+                                              str(xray_port)),
+                         base_env, self._logs() / "xray.log")],
+            restart=True,
             timeout_s=cfg.start_timeout_s,
         )
 
@@ -211,6 +222,7 @@ class LocalStack:
                 "reviews": f"http://{LOOPBACK}:{entry['reviews']}",
                 "aws": aws_url,
                 "redis": redis_url,
+                "xray_udp": f"udp://{LOOPBACK}:{xray_port}",
             },
             "tokens": {
                 "admin": issue_token("gameday-admin", "admin", secret=token_secret),

@@ -49,12 +49,12 @@ PAYMENT_DURATION = Histogram(
 )
 
 UNMATCHED_ROUTE = "unmatched"
-_SCRAPE_HOOKS = "shop.metrics.scrape_hooks"
+SCRAPE_HOOKS = "shop.metrics.scrape_hooks"
 
 
 def add_scrape_hook(app: Flask, hook: Callable[[], None]) -> None:
     """Run `hook` before each /metrics answer (e.g. to refresh gauges from shared state)."""
-    app.extensions.setdefault(_SCRAPE_HOOKS, []).append(hook)
+    app.extensions.setdefault(SCRAPE_HOOKS, []).append(hook)
 
 
 def install(app: Flask, service: str) -> None:
@@ -76,7 +76,7 @@ def install(app: Flask, service: str) -> None:
 
     @app.get("/metrics")
     def metrics_view() -> Response:
-        for hook in app.extensions.get(_SCRAPE_HOOKS, []):
+        for hook in app.extensions.get(SCRAPE_HOOKS, []):
             hook()
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         return Response(encoder(REGISTRY), headers={"Content-Type": content_type})

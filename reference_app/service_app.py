@@ -1,5 +1,6 @@
 """What every shop service has in common: a Flask app with logging, correlation IDs, JSON errors,
-RED metrics, body-size limit, GET /health, GET /metrics and GET /openapi.json.
+X-Ray tracing, RED metrics (Prometheus, bridged to CloudWatch), body-size limit, GET /health,
+GET /metrics and GET /openapi.json.
 
 Each service's `create_app` calls `base_app` and then registers its own blueprints.
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from reference_app import correlation, errors, metrics, openapi
+from reference_app import aws, correlation, errors, metrics, openapi, tracing
+from reference_app.cloudwatch_bridge import start_publisher
 from reference_app.config import Settings
 from reference_app.logging_setup import configure_logging
 
@@ -27,6 +29,14 @@ def base_app(service: str, settings: Settings) -> Flask:
     metrics.install(app, service)
     errors.install(app)
     openapi.install(app, service)
+    tracing.install(app, service)
+
+    def refresh_gauges() -> None:
+        for hook in app.extensions.get(metrics.SCRAPE_HOOKS, []):
+            hook()
+
+    app.extensions["shop.cloudwatch"] = start_publisher(
+        service, lambda: aws.client("cloudwatch", settings), refresh_gauges)
 
     @app.get("/health")
     def health() -> ResponseReturnValue:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from reference_app import tracing
 from reference_app.auth import require_role
 from reference_app.errors import ApiError
 from reference_app.storefront.cart_api import owned_cart_id
@@ -19,10 +20,13 @@ bp = Blueprint("orders", __name__)
 def checkout(cart_id: str) -> ResponseReturnValue:
     cart_id = owned_cart_id(cart_id)
     parse_body(EmptyIn, optional=True)
+    # the order carries the trace on, so the stream handlers join this checkout's trace
+    trace_header = tracing.current_trace_header() or request.headers.get("X-Amzn-Trace-Id", "")
+    tracing.annotate("cart_id", cart_id)
     result = storefront().checkout.checkout(
-        cart_id, owner=cart_id, correlation_id=g.correlation_id,
-        trace_header=request.headers.get("X-Amzn-Trace-Id", "")[:256],
+        cart_id, owner=cart_id, correlation_id=g.correlation_id, trace_header=trace_header[:256],
     )
+    tracing.annotate("order_id", result["order_id"])
     response = jsonify(result)
     response.status_code = 202
     response.headers["Location"] = f"/v1/orders/{result['order_id']}"

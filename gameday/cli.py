@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from gameday import stack_commands, traces_command
+from gameday import load_commands, stack_commands, traces_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     stack_commands.register(sub)
     traces_command.register(sub)
+    load_commands.register(sub)
     return parser
 
 

@@ -1,0 +1,78 @@
+"""Which shop to load: `--host`, else the storefront of the stack in the gameday state file.
+
+The state dir is `--state-dir`, else $GAMEDAY_STATE_DIR, else ./.gameday (local_stack.state).
+Load goes to loopback only (127.0.0.0/8) unless `--allow-remote` is given: a load test aimed at
+someone else's service by a typo is an attack, not a test.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from local_stack.state import StackNotRunning, default_state_dir, read_state
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+class HostError(ValueError):
+    """No usable host, or a host we refuse to load."""
+
+
+def state_dir_of(state_dir: Path | None) -> Path:
+    return (state_dir or default_state_dir()).resolve()
+
+
+def load_state(state_dir: Path | None) -> dict[str, Any]:
+    """The stack's state file (StackNotRunning with a hint when there is none)."""
+    return read_state(state_dir_of(state_dir))
+
+
+def host_from_state(state_dir: Path | None) -> str:
+    """The storefront URL of the running stack."""
+    try:
+        state = load_state(state_dir)
+    except StackNotRunning as exc:
+        raise HostError(f"no --host given and {exc}") from exc
+    url = (state.get("urls") or {}).get("storefront")
+    if not url:
+        raise HostError(f"the state file in {state_dir_of(state_dir)} has no storefront URL")
+    return str(url).rstrip("/")
+
+
+def _addresses(hostname: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(hostname)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(hostname, None)
+    except OSError as exc:
+        raise HostError(f"cannot resolve {hostname!r}: {exc}") from exc
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+def check_host(url: str, allow_remote: bool = False) -> str:
+    """The URL if it may be loaded; HostError otherwise (bad URL, or not 127.0.0.0/8)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HostError(f"host {url!r} is not an http(s)://host[:port] URL")
+    if allow_remote:
+        return url
+    addresses = _addresses(parts.hostname)
+    outside = [str(a) for a in addresses
+               if not (isinstance(a, ipaddress.IPv4Address) and a in LOOPBACK)]
+    if not addresses or outside:
+        raise HostError(f"refusing to load {url}: {parts.hostname} is outside loopback "
+                        f"127.0.0.0/8 ({', '.join(outside) or 'no address'}); pass "
+                        f"--allow-remote if you really mean it")
+    return url
+
+
+def resolve_host(explicit: str | None, state_dir: Path | None, allow_remote: bool = False) -> str:
+    """`--host` if given, else the state file's storefront; checked against loopback."""
+    url = explicit.rstrip("/") if explicit else host_from_state(state_dir)
+    return check_host(url, allow_remote)

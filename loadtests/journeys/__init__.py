@@ -1,0 +1,1 @@
+"""User journeys: one FastHttpUser class per kind of visitor of the shop."""

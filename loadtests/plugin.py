@@ -1,0 +1,158 @@
+"""Wires our arguments, host rules, shapes, counters, web UI tab, gates and summary into Locust.
+
+`install(events)` is called once by the locustfile with `locust.events`:
+
+* init_command_line_parser -> loadtests.config.add_arguments;
+* init -> run config, host (state file unless --host; loopback only unless --allow-remote),
+  the --shape, the fixed number of contention users, counters, the web UI tab;
+* test_start -> fresh user indexes/shared shoppers, host check again (the web UI can change
+  it), catalog size from the shop when --catalog-size is 0;
+* test_stop -> one log line with the conflicts seen;
+* quitting -> SLO gates on the run's statistics (exit code), then the JSON summary.
+
+Setup errors (bad host, impossible shape) are logged and end the process with exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import gevent
+from locust.runners import WorkerRunner
+
+from loadtests.catalog import catalog_size_of
+from loadtests.config import RunConfig, add_arguments, run_config, set_run_config
+from loadtests.counters import counters_for
+from loadtests.counters import install as install_counters
+from loadtests.data import DEFAULT_CATALOG_SIZE
+from loadtests.gates import GateParseError, apply_verdict, evaluate, gates_from_options
+from loadtests.hosts import HostError, check_host, host_from_state
+from loadtests.journeys.base import reset_user_indexes
+from loadtests.journeys.cart_contention import CartContentionUser, reset_shared_shoppers
+from loadtests.shapes import GamedayShape, build_shape
+from loadtests.status import GamedayStatus
+from loadtests.summary import build_summary, write_summary
+from loadtests.webui import install_web_ui
+
+log = logging.getLogger("loadtests")
+SETUP_ERROR_EXIT = 2
+_GATES_ATTR = "_gameday_gates"
+
+
+def _setup_error(message: str) -> SystemExit:
+    log.error("%s", message)
+    return SystemExit(SETUP_ERROR_EXIT)
+
+
+def _headless(options: Any) -> bool:
+    return bool(getattr(options, "headless", False))
+
+
+def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any) -> None:
+    options = environment.parsed_options
+    config = RunConfig.from_options(options)
+    set_run_config(environment, config)
+    try:
+        setattr(environment, _GATES_ATTR, gates_from_options(options))
+    except GateParseError as exc:
+        raise _setup_error(str(exc)) from None
+
+    if not environment.host:
+        try:
+            environment.host = host_from_state(config.state_dir)
+            log.info("target from the gameday state file: %s", environment.host)
+        except HostError as exc:
+            if _headless(options) or web_ui is None:
+                raise _setup_error(f"{exc}; or pass --host") from None
+            log.warning("%s; enter a host in the web UI", exc)
+    if environment.host:
+        try:
+            environment.host = check_host(environment.host.rstrip("/"), config.allow_remote)
+        except HostError as exc:
+            raise _setup_error(str(exc)) from None
+
+    try:
+        shape = build_shape(options)
+    except ValueError as exc:
+        raise _setup_error(f"--shape: {exc}") from None
+    if shape is not None:
+        shape.runner = runner
+        environment.shape_class = shape
+        log.info("load shape: %s", shape.describe())
+
+    if config.contention_users is not None:
+        for user_class in environment.user_classes:
+            if issubclass(user_class, CartContentionUser):
+                user_class.fixed_count = config.contention_users
+
+    install_counters(environment)
+    if web_ui is not None:
+        status = GamedayStatus(config.state_dir,
+                               counters=lambda: counters_for(environment).snapshot())
+        install_web_ui(web_ui, status)
+
+
+def on_test_start(environment: Any, **_kw: Any) -> None:
+    reset_user_indexes(environment)
+    reset_shared_shoppers(environment)
+    config = run_config(environment)
+    host = environment.host
+    if host:
+        try:
+            check_host(host, config.allow_remote)
+        except HostError as exc:
+            log.error("%s: stopping", exc)
+            environment.process_exit_code = SETUP_ERROR_EXIT
+            gevent.spawn(environment.runner.quit)
+            return
+    if config.catalog_size == 0 and host:
+        try:
+            size = catalog_size_of(host)
+        except Exception as exc:  # noqa: BLE001 - fall back, the run can still go on
+            log.warning("could not ask the shop for its catalog size (%s); assuming %d",
+                        exc, DEFAULT_CATALOG_SIZE)
+            size = DEFAULT_CATALOG_SIZE
+        if size == 0:
+            log.warning("the shop has no product SKU-00001; assuming %d", DEFAULT_CATALOG_SIZE)
+            size = DEFAULT_CATALOG_SIZE
+        log.info("catalog: SKU-00001..SKU-%05d", size)
+        set_run_config(environment, dataclasses.replace(config, catalog_size=size))
+
+
+def on_test_stop(environment: Any, **_kw: Any) -> None:
+    conflicts = counters_for(environment).conflicts()
+    log.info("cart conflicts seen: %d (409: %d, OCC retries: %d)", conflicts["total"],
+             conflicts["http_409"], conflicts["occ_retries"])
+
+
+def on_quitting(environment: Any, **_kw: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master judges and reports
+    stats = environment.stats
+    results = evaluate(getattr(environment, _GATES_ATTR, []), stats)
+    apply_verdict(environment, results)
+    config = run_config(environment)
+    if config.json_summary:
+        shape = environment.shape_class
+        summary = build_summary(
+            stats, seed=config.seed, host=environment.host,
+            shape=shape.describe() if isinstance(shape, GamedayShape) else None,
+            gate_results=results, counters=counters_for(environment),
+            exit_code=environment.process_exit_code,
+            users=getattr(environment.parsed_options, "num_users", None))
+        path = write_summary(config.json_summary, summary)
+        log.info("JSON summary written to %s", path)
+
+
+def install(events: Any) -> None:
+    """Register every listener on Locust's events (idempotent)."""
+    if getattr(events, "_gameday_installed", False):
+        return
+    events._gameday_installed = True
+    events.init_command_line_parser.add_listener(add_arguments)
+    events.init.add_listener(on_init)
+    events.test_start.add_listener(on_test_start)
+    events.test_stop.add_listener(on_test_stop)
+    events.quitting.add_listener(on_quitting)

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from gameday import load_commands, stack_commands, traces_command
+from gameday import audit_command, load_commands, stack_commands, traces_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack_commands.register(sub)
     traces_command.register(sub)
     load_commands.register(sub)
+    audit_command.register(sub)
     return parser
 
 

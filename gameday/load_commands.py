@@ -20,9 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import loadtests
-from loadtests.config import SHAPES, timespan
-from loadtests.gates import GateParseError, parse_ratio, parse_route_limit, parse_rps
 from loadtests.hosts import HostError, check_host, host_from_state
+from loadtests.locust_free import SHAPES, parse_timespan
+
+# Nothing here may import Locust (see loadtests.locust_free).
 
 LOCUSTFILE = Path(loadtests.__file__).resolve().parent / "locustfile.py"
 MAX_USERS_HINT = 20
@@ -33,13 +34,15 @@ def locustfile_path() -> Path:
     return LOCUSTFILE
 
 
-def _checked(parse: Callable[[str, str], object], option: str) -> Callable[[str], str]:
+def _checked(parser_name: str, option: str) -> Callable[[str], str]:
     """argparse type: validate a gate now (clear error naming the option), pass the text on."""
 
     def convert(text: str) -> str:
+        from loadtests import gates
+
         try:
-            parse(text, option)
-        except GateParseError as exc:
+            getattr(gates, parser_name)(text, option)
+        except gates.GateParseError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         return text
 
@@ -67,7 +70,11 @@ def _positive_float(text: str) -> float:
 
 
 def _run_time(text: str) -> str:
-    timespan(text)  # validates; Locust parses it again
+    try:
+        parse_timespan(text)  # validates; Locust parses it again
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time span (examples: 30, 30s, 2m, 1h30m)") from exc
     return text
 
 
@@ -96,13 +103,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="directory for CSV, HTML and JSON reports "
                         "(default ./reports/load-<timestamp>)")
-    p.add_argument("--gate-failure-ratio", type=_checked(parse_ratio, "--gate-failure-ratio"),
+    p.add_argument("--gate-failure-ratio", type=_checked("parse_ratio", "--gate-failure-ratio"),
                    default=None, metavar="RATIO")
-    p.add_argument("--gate-p95", type=_checked(parse_route_limit, "--gate-p95"),
+    p.add_argument("--gate-p95", type=_checked("parse_route_limit", "--gate-p95"),
                    action="append", default=[], metavar="ROUTE=MS")
-    p.add_argument("--gate-p99", type=_checked(parse_route_limit, "--gate-p99"),
+    p.add_argument("--gate-p99", type=_checked("parse_route_limit", "--gate-p99"),
                    action="append", default=[], metavar="ROUTE=MS")
-    p.add_argument("--gate-min-rps", type=_checked(parse_rps, "--gate-min-rps"),
+    p.add_argument("--gate-min-rps", type=_checked("parse_rps", "--gate-min-rps"),
                    default=None, metavar="RPS")
     p.add_argument("--web", action="store_true",
                    help="start the web UI on 127.0.0.1 (start the test from the browser; "

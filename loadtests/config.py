@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from locust.util.timespan import parse_timespan
-
 from loadtests.data import DEFAULT_SEED
 from loadtests.gates import add_gate_arguments
+from loadtests.locust_free import (
+    SHAPES,  # noqa: E402,F401 - re-exported
+    parse_timespan,
+)
 
-SHAPES = ("none", "steady", "step", "spike", "november")
 _ATTR = "_gameday_run_config"
 
 

@@ -22,9 +22,10 @@ import argparse
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from locust.stats import RequestStats, StatsEntry
+if TYPE_CHECKING:  # Locust is imported only where stats are evaluated (see locust_free)
+    from locust.stats import RequestStats, StatsEntry
 
 log = logging.getLogger("loadtests.gates")
 
@@ -165,6 +166,8 @@ def _entry(stats: RequestStats, gate: Gate) -> StatsEntry | None:
         return None
     if len(matches) == 1:
         return matches[0]
+    from locust.stats import StatsEntry
+
     pooled = StatsEntry(stats, str(gate.route), "", use_response_times_cache=False)
     for entry in matches:
         pooled.extend(entry)

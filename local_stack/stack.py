@@ -1,5 +1,6 @@
 """The whole shop on loopback: Redis, the local AWS endpoint, tables and seed data, the services
-with their replicas, the stream runtime and the alarm evaluator, under one supervisor.
+with their replicas, the stream runtime, the transaction manager and the alarm evaluator, under
+one supervisor; plus the recurring chores (local_stack.chores).
 
 `LocalStack(config).start()` brings it up in dependency order and writes the state file;
 `stop()` takes it down in reverse order and removes the state file. Nothing here is Docker or
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_stack.chores import StackChores
 from local_stack.ports import LOOPBACK, free_port, is_port_bound
 from local_stack.redis_server import find_redis_binary, redis_argv
+from local_stack.shop_deploy import ON_FAILURE_QUEUE, MappingSettings, deploy
 from local_stack.state import state_path, write_state
 from local_stack.supervisor import ProcessSpec, Supervisor
 
@@ -56,6 +59,9 @@ class StackConfig:
     table_prefix: str = "shop-"
     extra_env: dict[str, str] = field(default_factory=dict)
     start_timeout_s: float = 60.0
+    mapping: MappingSettings = field(default_factory=MappingSettings)
+    alarms: bool = True
+    heartbeat_interval_s: float = 5.0
 
     def validate(self) -> None:
         for name in ("storefront_replicas", "payments_replicas", "reviews_replicas"):
@@ -101,6 +107,7 @@ class LocalStack:
         )
         self.state: dict[str, Any] = {}
         self._ports = PortPlan(config.port_base)
+        self.chores: StackChores | None = None
 
     # -- helpers ----------------------------------------------------------------------------
     def _logs(self) -> Path:
@@ -186,6 +193,9 @@ class LocalStack:
         seed_summary = seed_catalog(settings, seed=cfg.seed, products=cfg.products)
         log.info("tables created and catalog seeded in %.1f s: %s",
                  time.monotonic() - t_seed, seed_summary)
+        function_env = {k: v for k, v in base_env.items()
+                        if k.startswith("SHOP_") and k not in ("SHOP_SERVICE",)}
+        deployment = deploy(settings, function_env, cfg.mapping, alarms=cfg.alarms)
 
         # 3. the services, each a group of replicas behind its entry port
         counts = {
@@ -205,6 +215,29 @@ class LocalStack:
                                          port=port, health_path="/health"))
             self.supervisor.start_group(name, specs, restart=True, timeout_s=cfg.start_timeout_s)
 
+        # 4. the stream consumers (Lambda's stand-in), the transaction manager, the alarms
+        runtime_port = self._ports.take("stream runtime metrics")
+        self.supervisor.start_group("stream-runtime", [ProcessSpec(
+            "stream-runtime-1",
+            self._python("-m", "local_stack.stream_runtime", "--metrics-port", str(runtime_port),
+                         "--checkpoint-file", str(self.state_dir / "stream-checkpoints.json")),
+            base_env, self._logs() / "stream-runtime-1.log", port=runtime_port,
+        )], restart=True, timeout_s=cfg.start_timeout_s)
+        on_failure_url = deployment.queues[ON_FAILURE_QUEUE]
+        self.supervisor.start_group("transaction-manager", [ProcessSpec(
+            "transaction-manager-1",
+            self._python("-m", "reference_app.transaction_manager", "--queue-url", on_failure_url),
+            {**base_env, "SHOP_SERVICE": "transaction-manager"},
+            self._logs() / "transaction-manager-1.log",
+        )], restart=True, timeout_s=cfg.start_timeout_s)
+        evaluator_port = self._ports.take("alarm evaluator metrics")
+        self.supervisor.start_group("alarm-evaluator", [ProcessSpec(
+            "alarm-evaluator-1",
+            self._python("-m", "local_stack.alarm_evaluator", "--interval", "1",
+                         "--metrics-port", str(evaluator_port)),
+            base_env, self._logs() / "alarm-evaluator-1.log", port=evaluator_port,
+        )], restart=True, timeout_s=cfg.start_timeout_s)
+
         from reference_app.tokens import issue_token
 
         self.state = {
@@ -223,7 +256,10 @@ class LocalStack:
                 "aws": aws_url,
                 "redis": redis_url,
                 "xray_udp": f"udp://{LOOPBACK}:{xray_port}",
+                "stream_runtime_metrics": f"http://{LOOPBACK}:{runtime_port}/metrics",
+                "alarm_evaluator_metrics": f"http://{LOOPBACK}:{evaluator_port}/metrics",
             },
+            "deployment": deployment.to_dict(),
             "tokens": {
                 "admin": issue_token("gameday-admin", "admin", secret=token_secret),
                 "service": issue_token("gameday", "service", secret=token_secret),
@@ -233,20 +269,22 @@ class LocalStack:
         }
         self._write_state()
         self.supervisor.watch()
+        self.chores = StackChores(self.state_dir, settings, on_failure_url,
+                                  cfg.heartbeat_interval_s)
+        self.chores.start()
         self.state["ready_after_s"] = round(time.monotonic() - t0, 2)
         self._write_state()
         self.supervisor.event("stack_ready", "stack", seconds=self.state["ready_after_s"])
         return self.state
 
     def _aws_server_argv(self, port: int) -> list[str]:
-        try:
-            import local_stack.aws_server  # noqa: F401 - moto with ESM invocation switched off
-        except ImportError:
-            return self._python("-m", "moto.server", "-H", LOOPBACK, "-p", str(port))
+        # moto with its own Lambda invocation switched off and DynamoDB isolation fixed
         return self._python("-m", "local_stack.aws_server", "--host", LOOPBACK, "--port", str(port))
 
     # -- stop -------------------------------------------------------------------------------
     def stop(self) -> None:
+        if self.chores is not None:
+            self.chores.stop()
         self.supervisor.stop_all()
         state_path(self.state_dir).unlink(missing_ok=True)
         holds = self.state_dir / "holds"

@@ -58,11 +58,18 @@ def _session_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def client(service: str, settings: Settings) -> Any:
-    """A boto3 low-level client for `service` (thread-safe; share it within a process)."""
+    """A boto3 low-level client for `service` (thread-safe; share it within a process).
+
+    DynamoDB clients carry the dynamodb-throttle fault hook (reference_app.fault_hooks)."""
     session = boto3.session.Session(**_session_kwargs(settings))
-    return session.client(
+    made = session.client(
         service, endpoint_url=settings.aws_endpoint_url, config=botocore_config(settings)
     )
+    if service == "dynamodb":
+        from reference_app.fault_hooks import instrument_dynamodb
+
+        instrument_dynamodb(made, settings)
+    return made
 
 
 def resource(service: str, settings: Settings) -> Any:

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from reference_app import aws, correlation, errors, metrics, openapi, tracing
 from reference_app.cloudwatch_bridge import start_publisher
 from reference_app.config import Settings
+from reference_app.fault_hooks import install_service_faults
 from reference_app.logging_setup import configure_logging
 
 SETTINGS_KEY = "shop.settings"
@@ -30,6 +31,7 @@ def base_app(service: str, settings: Settings) -> Flask:
     errors.install(app)
     openapi.install(app, service)
     tracing.install(app, service)
+    install_service_faults(app, service, settings)
 
     def refresh_gauges() -> None:
         for hook in app.extensions.get(metrics.SCRAPE_HOOKS, []):

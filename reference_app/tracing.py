@@ -51,7 +51,7 @@ def configure_recorder(service: str) -> Any | None:
             streaming_threshold=50,
         )
         patch(("botocore", "requests"))
-        logging.getLogger("aws_xray_sdk").setLevel(logging.WARNING)
+        logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)
         _configured = True
     return xray_recorder
 

@@ -202,32 +202,50 @@ class CatalogService:
 
     # -- writes -----------------------------------------------------------------------------
     def update_product(self, sku: str, price_cents: int | None, qty: int | None) -> dict[str, Any]:
-        """Admin change of price and/or stock (restock sets Qty and InitialQty)."""
-        sets = ["LastUpdate = :now"]
-        values: dict[str, Any] = {":now": to_attr(now_s())}
-        if price_cents is not None:
-            sets.append("PriceCents = :price")
-            values[":price"] = to_attr(price_cents)
-        if qty is not None:
-            sets += ["Qty = :qty", "InitialQty = :qty"]
-            values[":qty"] = to_attr(qty)
-        try:
-            response = self.ddb.update_item(
-                TableName=self.tables.products,
-                Key={"ProductId": {"S": sku}, "TranId": {"S": PRODUCT_ROW}},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(ProductId)",
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as exc:
-            if is_condition_failure(exc):
-                raise ApiError(404, "product_not_found", f"no product {sku}", "sku") from exc
-            raise
-        self.cache.invalidate("product", sku)
-        self.cache.bump("search")
-        self.cache.bump("weekly")
-        return public_product(from_item(response["Attributes"]) or {})
+        """Admin change of price and/or stock on hand.
+
+        A restock sets `Qty` and shifts `InitialQty` by the same amount, so the audit's
+        conservation (InitialQty = Qty + sold - released) still holds; the shift is a
+        read-modify-write guarded by `Qty = :old` (OCC), since the saga moves `Qty` too.
+        """
+        for _attempt in range(8):
+            sets = ["LastUpdate = :now"]
+            values: dict[str, Any] = {":now": to_attr(now_s())}
+            condition = "attribute_exists(ProductId)"
+            if price_cents is not None:
+                sets.append("PriceCents = :price")
+                values[":price"] = to_attr(price_cents)
+            if qty is not None:
+                current = self.product_rows([sku], consistent=True).get(sku)
+                if current is None:
+                    raise ApiError(404, "product_not_found", f"no product {sku}", "sku")
+                old = int(current.get("Qty", 0))
+                sets += ["Qty = :qty", "InitialQty = InitialQty + :delta"]
+                values[":qty"] = to_attr(qty)
+                values[":delta"] = to_attr(qty - old)
+                values[":old"] = to_attr(old)
+                condition += " AND Qty = :old"
+            try:
+                response = self.ddb.update_item(
+                    TableName=self.tables.products,
+                    Key={"ProductId": {"S": sku}, "TranId": {"S": PRODUCT_ROW}},
+                    UpdateExpression="SET " + ", ".join(sets),
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+            except Exception as exc:
+                if is_condition_failure(exc):
+                    if qty is None:
+                        raise ApiError(404, "product_not_found", f"no product {sku}",
+                                       "sku") from exc
+                    continue  # stock moved under us (or the product went away): read again
+                raise
+            self.cache.invalidate("product", sku)
+            self.cache.bump("search")
+            self.cache.bump("weekly")
+            return public_product(from_item(response["Attributes"]) or {})
+        raise ApiError(409, "stock_conflict", f"stock of {sku} kept changing; try again", "qty")
 
     def _after_counts_change(self, sku: str, counts: dict[str, Any] | None) -> None:
         self.cache.invalidate("counts", sku)

@@ -1,0 +1,296 @@
+"""What every stream handler shares: settings and AWS clients created once per process (lazily),
+DynamoDB Streams record parsing, correlation-ID logging, the X-Ray segment joined to the order's
+trace, the partial batch response, and the fault hook.
+
+Business metrics (`count_metric`) are summed during an invocation and sent with one
+PutMetricData (namespace `Shop`, 1-second resolution) when the batch ends, success or not:
+nothing runs between invocations on Lambda, so no background publisher is used. Switched off by
+SHOP_CLOUDWATCH_ENABLED=false; a failed publish is logged, never fails the batch.
+
+Batch semantics (`run_batch`): records are processed in stream order; the first record that
+raises stops the batch. If nothing was processed yet the exception is re-raised (the whole batch
+is retried and the invocation counts as a Lambda *Error*, which is what the jam alarm watches);
+otherwise the failed record and every later one are returned as `batchItemFailures`, so an event
+source mapping with `ReportBatchItemFailures` checkpoints the processed prefix and retries from
+the failed record. Every handler is idempotent, so retried records are harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Counter
+
+from reference_app.aws import client as aws_client_factory
+from reference_app.config import Settings
+from reference_app.correlation import correlation_scope
+from reference_app.ddb import from_item
+from reference_app.fault_hooks import inject_lambda_fault
+from reference_app.heartbeat import is_heartbeat
+
+LOGGER_NAME = "reference_app.handlers"
+log = logging.getLogger(LOGGER_NAME)
+log.setLevel(os.environ.get("SHOP_HANDLER_LOG_LEVEL", "INFO").upper())
+
+STREAM_RECORDS = Counter(
+    "shop_stream_records_total", "Stream records handled by the Lambda-style handlers",
+    ["function", "outcome"],
+)
+
+_lock = threading.RLock()  # aws() calls settings() while holding it
+_settings: Settings | None = None
+_clients: dict[str, Any] = {}
+_reset_hooks: list[Callable[[], None]] = []
+_metrics_lock = threading.Lock()
+_pending_metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+METRIC_NAMESPACE = "Shop"
+
+
+def settings() -> Settings:
+    """The process's Settings, read from the environment on first use."""
+    global _settings
+    if _settings is None:
+        with _lock:
+            if _settings is None:
+                _settings = Settings.from_env()
+    return _settings
+
+
+def aws(service: str) -> Any:
+    """A boto3 client for `service`, created on first use and reused by later invocations."""
+    found = _clients.get(service)
+    if found is None:
+        with _lock:
+            found = _clients.get(service)
+            if found is None:
+                found = aws_client_factory(service, settings())
+                _clients[service] = found
+    return found
+
+
+def on_reset(hook: Callable[[], None]) -> Callable[[], None]:
+    """Decorator: run `hook` in reset_process_state (for caches kept by handler modules)."""
+    _reset_hooks.append(hook)
+    return hook
+
+
+def reset_process_state() -> None:
+    """Forget cached settings and clients (a new 'cold start'); used by tests that change env."""
+    global _settings
+    with _lock:
+        _settings = None
+        _clients.clear()
+    for hook in _reset_hooks:
+        hook()
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer env var (an unset or empty variable gives `default`)."""
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """One DynamoDB Streams record with its images deserialised to plain Python."""
+
+    event_id: str
+    event_name: str
+    sequence_number: str
+    keys: dict[str, Any]
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    source_arn: str
+    created_at: float | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def image(self) -> dict[str, Any]:
+        """The new image, or the old one for a REMOVE."""
+        return self.new or self.old or {}
+
+    def old_value(self, name: str) -> Any:
+        return (self.old or {}).get(name)
+
+    def new_value(self, name: str) -> Any:
+        return (self.new or {}).get(name)
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_record(raw: dict[str, Any]) -> StreamRecord:
+    """A Lambda DynamoDB Streams record (wire-format images) as a StreamRecord."""
+    ddb = raw.get("dynamodb") or {}
+    return StreamRecord(
+        event_id=str(raw.get("eventID", "")),
+        event_name=str(raw.get("eventName", "")),
+        sequence_number=str(ddb.get("SequenceNumber", "")),
+        keys=from_item(ddb.get("Keys")) or {},
+        old=from_item(ddb.get("OldImage")),
+        new=from_item(ddb.get("NewImage")),
+        source_arn=str(raw.get("eventSourceARN", "")),
+        created_at=_epoch(ddb.get("ApproximateCreationDateTime")),
+        raw=raw,
+    )
+
+
+class RecordLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Logger for one record: every line starts with `[<correlation id>]` and carries
+    `correlation_id`, `function` and `sequence_number` as record attributes."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        extra = dict(self.extra or {})
+        extra.update(kwargs.get("extra") or {})
+        kwargs["extra"] = extra
+        return f"[{extra.get('correlation_id', '-')}] {msg}", kwargs
+
+
+@dataclass
+class RecordContext:
+    """What a record processor gets besides the record: its function name and logger."""
+
+    function_name: str
+    record: StreamRecord
+    correlation_id: str
+    log: RecordLog
+
+    def rebind(self, correlation_id: str) -> None:
+        """Use a correlation ID found while processing (e.g. read from the order)."""
+        if correlation_id and correlation_id != self.correlation_id:
+            self.correlation_id = correlation_id
+            self.log = _record_log(self.function_name, self.record, correlation_id)
+
+
+def _record_log(function_name: str, record: StreamRecord, correlation_id: str) -> RecordLog:
+    return RecordLog(log, {"correlation_id": correlation_id, "function": function_name,
+                           "sequence_number": record.sequence_number})
+
+
+def default_correlation_id(record: StreamRecord) -> str:
+    """The record's `CorrelationId` (new image, else old), else `order:<OrderId>`, else the
+    stream event id."""
+    for image in (record.new, record.old):
+        if image and image.get("CorrelationId"):
+            return str(image["CorrelationId"])
+    order_id = record.image.get("OrderId")
+    return f"order:{order_id}" if order_id else f"event:{record.event_id}"
+
+
+@contextlib.contextmanager
+def record_segment(function_name: str, record: StreamRecord) -> Iterator[None]:
+    """Join the record's processing to the order's X-Ray trace (its stored `TraceHeader`) via
+    `reference_app.tracing.handler_segment`. Best effort: a tracing failure never fails the
+    record (an exception of the processing itself still propagates, recorded on the segment)."""
+    header = record.image.get("TraceHeader")
+    with contextlib.ExitStack() as stack:
+        if header:
+            try:
+                from reference_app import tracing
+
+                stack.enter_context(tracing.handler_segment(function_name, str(header)))
+            except Exception as exc:  # tracing must never stop the saga
+                log.debug("no X-Ray segment for %s: %s", function_name, exc)
+        yield
+
+
+def maybe_inject_fault(function_name: str, record: StreamRecord) -> None:
+    """Fault hook run before each record: lambda-error / lambda-latency flags from SSM
+    (reference_app.fault_hooks), matched against the record's NewImage."""
+    inject_lambda_fault(function_name, settings(), record.raw)
+
+
+def count_metric(name: str, value: float = 1.0, dimensions: dict[str, str] | None = None
+                 ) -> None:
+    """Add `value` to CloudWatch metric `name` (sent when the current batch ends)."""
+    key = (name, tuple(sorted((dimensions or {}).items())))
+    with _metrics_lock:
+        _pending_metrics[key] = _pending_metrics.get(key, 0.0) + value
+
+
+def flush_metrics() -> int:
+    """Send the summed metrics with PutMetricData; returns the number of datums sent."""
+    with _metrics_lock:
+        pending = dict(_pending_metrics)
+        _pending_metrics.clear()
+    if not pending or os.environ.get("SHOP_CLOUDWATCH_ENABLED", "true").strip().lower() in {
+            "0", "false", "no", "off"}:
+        return 0
+    now = time.time()
+    data = [{"MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+             "Timestamp": now, "Value": value, "Unit": "Count", "StorageResolution": 1}
+            for (name, dims), value in sorted(pending.items())]
+    try:
+        for start in range(0, len(data), 500):
+            aws("cloudwatch").put_metric_data(Namespace=METRIC_NAMESPACE,
+                                              MetricData=data[start:start + 500])
+    except Exception as exc:  # metrics are best effort
+        log.warning("PutMetricData of %d datum(s) failed: %s", len(data), exc)
+        return 0
+    return len(data)
+
+
+Processor = Callable[[RecordContext], None]
+
+
+def run_batch(event: dict[str, Any], function_name: str, process: Processor,
+              correlation_of: Callable[[StreamRecord], str] = default_correlation_id
+              ) -> dict[str, Any]:
+    """Process `event["Records"]` in order; see the module docstring for failure semantics."""
+    try:
+        return _run_records(list(event.get("Records") or []), function_name, process,
+                            correlation_of)
+    finally:
+        flush_metrics()
+
+
+def _run_records(raw_records: list[dict[str, Any]], function_name: str, process: Processor,
+                 correlation_of: Callable[[StreamRecord], str]) -> dict[str, Any]:
+    for index, raw in enumerate(raw_records):
+        record = parse_record(raw)
+        cid = correlation_of(record)
+        ctx = RecordContext(function_name, record, cid, _record_log(function_name, record, cid))
+        with correlation_scope(cid):
+            try:
+                with record_segment(function_name, record):
+                    maybe_inject_fault(function_name, record)
+                    ctx.log.debug("%s %s", record.event_name, record.keys)
+                    if not is_heartbeat(record.image):  # acknowledged, nothing to do
+                        process(ctx)
+            except Exception as exc:
+                STREAM_RECORDS.labels(function_name, "failed").inc()
+                remaining = len(raw_records) - index
+                if index == 0:
+                    ctx.log.exception("record %s failed (%s); whole batch of %d fails",
+                                      record.sequence_number, type(exc).__name__, remaining)
+                    raise
+                ctx.log.exception("record %s failed (%s); reporting it and %d later record(s) "
+                                  "as batch item failures", record.sequence_number,
+                                  type(exc).__name__, remaining - 1)
+                return batch_item_failures(raw_records[index:])
+            STREAM_RECORDS.labels(function_name, "ok").inc()
+    return {"batchItemFailures": []}
+
+
+def batch_item_failures(raw_records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The partial batch response naming `raw_records` by sequence number."""
+    return {"batchItemFailures": [
+        {"itemIdentifier": str((raw.get("dynamodb") or {}).get("SequenceNumber", ""))}
+        for raw in raw_records
+    ]}

@@ -1,0 +1,182 @@
+"""The transaction manager (seed 004): cancels the orders whose stream records a consumer gave up
+on, so that every service's own rollback runs and no order stays stuck.
+
+A Lambda event source mapping with an OnFailure destination sends an *invocation record* to an
+SQS queue when it discards a batch (retries exhausted, record too old): it names the shard and
+the sequence range, not the records. This manager reads those messages, fetches the records
+from the stream (as AWS documents: GetShardIterator AT_SEQUENCE_NUMBER, then GetRecords up to
+the end sequence number), and moves every order among them that is not already terminal to
+CANCELLED with `CancelReason = "ON_FAILURE:<function>"` (conditional on its current status).
+The stream then carries the cancellation to the inventory, payment and completion handlers,
+which release stock, void or refund, and roll the cart back.
+
+Records of other tables (payments, reviews) are logged and acknowledged: nothing to undo there.
+A message is deleted only after its records were handled, so a crash means a redelivery, and
+every step is conditional, so a redelivery changes nothing.
+
+Runs as `python -m reference_app.transaction_manager --queue-url URL` (a worker service), or
+as `handler(event, context)` for an SQS-triggered Lambda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from reference_app import aws
+from reference_app.clock import now_s
+from reference_app.config import Settings
+from reference_app.ddb import from_item, is_condition_failure, to_attr
+from reference_app.heartbeat import is_heartbeat
+
+log = logging.getLogger("reference_app.transaction_manager")
+
+TERMINAL = {"COMPLETED", "CANCELLED"}
+QUEUE_NAME = "shop-stream-on-failure"
+
+
+class TransactionManager:
+    """Handles OnFailure invocation records for one shop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ddb = aws.client("dynamodb", settings)
+        self.streams = aws.client("dynamodbstreams", settings)
+        self.cancelled = 0
+        self.seen = 0
+
+    def records_of(self, batch_info: dict[str, Any]) -> list[dict[str, Any]]:
+        """The stream records named by a DDBStreamBatchInfo (start..end, inclusive)."""
+        start = int(batch_info["startSequenceNumber"])
+        end = int(batch_info["endSequenceNumber"])
+        iterator = self.streams.get_shard_iterator(
+            StreamArn=batch_info["streamArn"], ShardId=batch_info["shardId"],
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=batch_info["startSequenceNumber"],
+        )["ShardIterator"]
+        out: list[dict[str, Any]] = []
+        for _page in range(100):  # bounded: a batch holds at most 10,000 records
+            page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            for record in page.get("Records", []):
+                seq = int(record["dynamodb"]["SequenceNumber"])
+                if seq > end:
+                    return out
+                if seq >= start:
+                    out.append(record)
+            iterator = page.get("NextShardIterator")
+            if not iterator or not page.get("Records"):
+                return out
+        return out
+
+    def cancel(self, order_id: str, reason: str) -> bool:
+        """CANCELLED unless already terminal; False when there was nothing to do."""
+        for _attempt in range(5):
+            item = self.ddb.get_item(TableName=self.settings.tables.orders,
+                                     Key={"OrderId": {"S": order_id}},
+                                     ConsistentRead=True).get("Item")
+            order = from_item(item) or {}
+            status = order.get("Status")
+            if not order or is_heartbeat(order) or status in TERMINAL:
+                return False
+            try:
+                self.ddb.update_item(
+                    TableName=self.settings.tables.orders, Key={"OrderId": {"S": order_id}},
+                    UpdateExpression="SET #s = :c, CancelReason = :r, UpdatedAt = :now, "
+                                     "Version = if_not_exists(Version, :zero) + :one",
+                    ConditionExpression="#s = :current",
+                    ExpressionAttributeNames={"#s": "Status"},
+                    ExpressionAttributeValues={
+                        ":c": to_attr("CANCELLED"), ":r": to_attr(reason),
+                        ":current": to_attr(status), ":now": to_attr(now_s()),
+                        ":zero": to_attr(0), ":one": to_attr(1),
+                    },
+                )
+                return True
+            except Exception as exc:
+                if not is_condition_failure(exc):
+                    raise
+        return False
+
+    def handle(self, invocation_record: dict[str, Any]) -> int:
+        """Cancel the orders of one OnFailure invocation record; returns how many."""
+        info = invocation_record["DDBStreamBatchInfo"]
+        function = invocation_record.get("requestContext", {}).get("functionArn", "").rsplit(
+            ":", 1)[-1] or "unknown"
+        condition = invocation_record.get("requestContext", {}).get("condition", "")
+        orders_table = f":table/{self.settings.tables.orders}/"
+        done = 0
+        records = self.records_of(info)
+        for record in records:
+            self.seen += 1
+            if orders_table not in record.get("eventSourceARN", info["streamArn"]):
+                log.info("on-failure record from %s (%s) is not an order; acknowledged",
+                         function, condition)
+                continue
+            order_id = record["dynamodb"]["Keys"]["OrderId"]["S"]
+            if self.cancel(order_id, f"ON_FAILURE:{function}"):
+                done += 1
+                self.cancelled += 1
+                log.warning("order %s cancelled: %s gave up on it (%s)",
+                            order_id, function, condition)
+        log.info("on-failure batch of %s (%d records, %s): %d order(s) cancelled",
+                 function, len(records), condition, done)
+        return done
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS-triggered Lambda entry point (partial batch response by message id)."""
+    manager = TransactionManager(Settings.from_env())
+    failures = []
+    for message in event.get("Records", []):
+        try:
+            manager.handle(json.loads(message["body"]))
+        except Exception:
+            log.exception("could not handle on-failure message %s", message.get("messageId"))
+            failures.append({"itemIdentifier": message.get("messageId")})
+    return {"batchItemFailures": failures}
+
+
+def run(queue_url: str, stop: threading.Event, settings: Settings | None = None) -> None:
+    """Poll the OnFailure queue until `stop` is set."""
+    settings = settings or Settings.from_env()
+    manager = TransactionManager(settings)
+    sqs = aws.client("sqs", settings)
+    log.info("transaction manager polling %s", queue_url)
+    while not stop.is_set():
+        try:
+            page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=1, VisibilityTimeout=30)
+        except Exception as exc:
+            log.warning("receive from %s failed: %s", queue_url, exc)
+            stop.wait(1.0)
+            continue
+        for message in page.get("Messages", []):
+            try:
+                manager.handle(json.loads(message["Body"]))
+            except Exception:
+                log.exception("on-failure message %s not handled; it will be redelivered",
+                              message.get("MessageId"))
+                continue
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="cancel orders whose stream records failed")
+    parser.add_argument("--queue-url", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run(args.queue_url, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tests of the Lambda-style stream handlers and the reconciliation audit."""

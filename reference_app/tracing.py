@@ -39,6 +39,7 @@ def configure_recorder(service: str) -> Any | None:
     if not tracing_enabled():
         return None
     from aws_xray_sdk.core import patch, xray_recorder
+    from aws_xray_sdk.core.context import Context
     from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
 
     if not _configured:
@@ -49,6 +50,9 @@ def configure_recorder(service: str) -> Any | None:
             context_missing="IGNORE_ERROR",
             daemon_address=os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000"),
             streaming_threshold=50,
+            # a plain context even inside Lambda (where the SDK would refuse begin_segment):
+            # handler segments carry the order's trace id, so they join the checkout's trace
+            context=Context(),
         )
         patch(("botocore", "requests"))
         logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)

@@ -34,8 +34,15 @@ def _replica(stack: RunningStack, name: str) -> dict:
     raise KeyError(name)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _gone(pids: list[int]) -> bool:
-    return not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids)
+    return not any(_alive(p) for p in pids)
 
 
 def test_up_serves_replaces_and_stops_clean(tmp_path: Path) -> None:

@@ -366,3 +366,30 @@ def test_correlation_id_round_trip(shop: Shop) -> None:
     generated = requests.get(f"{shop.storefront}/health",
                              headers={"X-Correlation-ID": "bad id!"}, timeout=T)
     assert generated.headers["X-Correlation-ID"] not in ("bad id!", "")
+
+
+def test_restock_keeps_stock_conservation(shop: Shop) -> None:
+    """A restock moves InitialQty by as much as Qty, so InitialQty - Qty (sold) is unchanged."""
+    import boto3
+
+    sku = "SKU-00021"
+    ddb = boto3.client("dynamodb", endpoint_url=shop.settings.aws_endpoint_url,
+                       region_name="us-east-1")
+    key = {"ProductId": {"S": sku}, "TranId": {"S": "0"}}
+
+    def row() -> tuple[int, int]:
+        item = ddb.get_item(TableName=shop.settings.tables.products, Key=key,
+                            ConsistentRead=True)["Item"]
+        return int(item["Qty"]["N"]), int(item["InitialQty"]["N"])
+
+    # simulate 3 sold units, as the inventory handler would
+    ddb.update_item(TableName=shop.settings.tables.products, Key=key,
+                    UpdateExpression="SET Qty = Qty - :n", ExpressionAttributeValues={
+                        ":n": {"N": "3"}})
+    qty, initial = row()
+    assert initial - qty == 3
+    response = requests.put(f"{shop.storefront}/v1/admin/products/{sku}", json={"qty": 250},
+                            headers=shop.auth("boss", "admin"), timeout=T)
+    assert response.status_code == 200, response.text
+    qty, initial = row()
+    assert (qty, initial - qty) == (250, 3)

@@ -16,6 +16,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Nothing in the tests may talk to a real AWS account: any client built without an explicit
+# endpoint goes to a closed loopback port (boto3 reads AWS_ENDPOINT_URL), with dummy credentials.
+os.environ.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+for _key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    os.environ.setdefault(_key, "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+
 
 def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.1, what: str = "") -> Any:
     """Poll `predicate` until it returns something truthy; fail the test after timeout_s."""

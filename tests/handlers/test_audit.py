@@ -171,5 +171,6 @@ def test_stuck_order_lists_status_and_age(shop: Shop) -> None:
     put(shop, shop.t.orders, order("P1", "carl", "PAID", "SKU-B", 0))
     problem = audit(shop.settings, grace_s=60).problems[0]
     assert problem.details["status"] == "PAID"
-    assert 3590 < problem.details["age_s"] < 3700
-    assert problem.message.startswith("PAID, 36")
+    # OLD was taken when the module was imported: the session may have run a while since
+    assert 3590 < problem.details["age_s"] < time.time() - OLD + 10
+    assert problem.message.startswith("PAID, ")

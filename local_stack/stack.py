@@ -217,11 +217,14 @@ class LocalStack:
 
         # 4. the stream consumers (Lambda's stand-in), the transaction manager, the alarms
         runtime_port = self._ports.take("stream runtime metrics")
+        handler_metrics = self.state_dir / "handler-metrics"
+        shutil.rmtree(handler_metrics, ignore_errors=True)  # counters start from zero
         self.supervisor.start_group("stream-runtime", [ProcessSpec(
             "stream-runtime-1",
             self._python("-m", "local_stack.stream_runtime", "--metrics-port", str(runtime_port),
                          "--checkpoint-file", str(self.state_dir / "stream-checkpoints.json")),
-            base_env, self._logs() / "stream-runtime-1.log", port=runtime_port,
+            {**base_env, "STREAM_RUNTIME_HANDLER_METRICS_DIR": str(handler_metrics)},
+            self._logs() / "stream-runtime-1.log", port=runtime_port,
         )], restart=True, timeout_s=cfg.start_timeout_s)
         on_failure_url = deployment.queues[ON_FAILURE_QUEUE]
         self.supervisor.start_group("transaction-manager", [ProcessSpec(

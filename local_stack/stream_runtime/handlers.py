@@ -138,6 +138,9 @@ def lambda_environment(
         "_HANDLER": config.handler,
     })
     env.update({str(k): str(v) for k, v in config.env.items()})
+    metrics_dir = env.get("STREAM_RUNTIME_HANDLER_METRICS_DIR")
+    if metrics_dir:  # the handlers' Prometheus counters reach the runtime's /metrics
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     return env
 
 

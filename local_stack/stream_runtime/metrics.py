@@ -29,6 +29,7 @@ same against moto and a real account.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -159,6 +160,19 @@ class _IteratorAgeCollector(Collector):
         yield family
 
 
+HANDLER_METRICS_ENV = "STREAM_RUNTIME_HANDLER_METRICS_DIR"
+
+
+def handler_metrics_dir() -> str | None:
+    """Where workers write their Prometheus files (env STREAM_RUNTIME_HANDLER_METRICS_DIR);
+    created empty-if-new; None when unset (handler metrics then stay in the workers)."""
+    path = os.environ.get(HANDLER_METRICS_ENV)
+    if not path:
+        return None
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 class RuntimeMetrics:
     """Everything the runtime reports, to Prometheus and (optionally) CloudWatch."""
 
@@ -178,6 +192,14 @@ class RuntimeMetrics:
                                ["function", "outcome"], registry=self.registry)
         self._age_sources: list[IteratorAgeSource] = []
         self.registry.register(_IteratorAgeCollector(self._age_sources))
+        self.handler_metrics_dir = handler_metrics_dir()
+        if self.handler_metrics_dir:
+            # the handlers' own counters (orders completed/cancelled, Second Look alerts...)
+            # live in the worker processes: they write prometheus-client's multiprocess files
+            # there and this collector adds them to the runtime's /metrics
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            MultiProcessCollector(self.registry, path=self.handler_metrics_dir)
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
 

@@ -56,6 +56,14 @@ def audit(stack: RunningStack) -> tuple[int, dict[str, Any]]:
     return out.returncode, json.loads(out.stdout)
 
 
+def runtime_sample(stack: RunningStack, name: str, **labels: str) -> float:
+    text = requests.get(stack.urls["stream_runtime_metrics"], timeout=5).text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == name and all(sample.labels.get(k) == v
+                                              for k, v in labels.items()))
+
+
 def processed_records(stack: RunningStack, function: str) -> float:
     try:
         text = requests.get(stack.urls["stream_runtime_metrics"], timeout=5).text
@@ -94,6 +102,8 @@ def test_orders_complete_trace_and_survive_redelivery(tmp_path: Path) -> None:
     stack, orders = run_saga(tmp_path)
     try:
         assert set(statuses(stack, orders)) == {"COMPLETED"}
+        # the handlers' own counters reach Prometheus through the runtime's /metrics
+        assert runtime_sample(stack, "shop_orders_total", status="completed") >= len(orders)
         code, report = audit(stack)
         assert code == 0 and report["ok"], report
 

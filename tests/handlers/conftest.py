@@ -29,6 +29,10 @@ _prefixes = itertools.count()
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
+    """moto in a thread, isolated as the local stack's (conditional writes under one lock)."""
+    from local_stack import moto_dynamodb_fixes
+
+    moto_dynamodb_fixes.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

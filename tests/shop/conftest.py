@@ -98,8 +98,14 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
-    """moto in server mode in a thread, with dummy credentials in the environment."""
+    """moto in server mode in a thread, with dummy credentials in the environment, patched as the
+    local stack patches it: plain moto checks a ConditionExpression and writes without a lock, so
+    two concurrent conditional writes can both pass and one update is lost."""
     from moto.server import ThreadedMotoServer
+
+    from local_stack import moto_dynamodb_fixes
+
+    moto_dynamodb_fixes.install()
 
     with pytest.MonkeyPatch.context() as mp:
         for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

@@ -8,7 +8,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from gameday import audit_command, load_commands, stack_commands, traces_command
+from gameday import (
+    audit_command,
+    chaos_commands,
+    load_commands,
+    stack_commands,
+    traces_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     traces_command.register(sub)
     load_commands.register(sub)
     audit_command.register(sub)
+    chaos_commands.register(sub)
     return parser
 
 

@@ -1,0 +1,97 @@
+"""CloudWatch alarm state and history (describe_alarms / describe_alarm_history via boto3)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chaos.context import ChaosContext
+
+
+@dataclass(frozen=True)
+class Transition:
+    ts: float
+    old: str | None
+    new: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ts": self.ts, "old": self.old, "new": self.new}
+
+
+def alarm_state(ctx: ChaosContext, name: str) -> str | None:
+    """ALARM | OK | INSUFFICIENT_DATA, or None when the alarm does not exist."""
+    resp = ctx.client("cloudwatch").describe_alarms(AlarmNames=[name])
+    alarms = resp.get("MetricAlarms", []) + resp.get("CompositeAlarms", [])
+    return alarms[0]["StateValue"] if alarms else None
+
+
+def alarm_snapshot(ctx: ChaosContext, names: list[str]) -> dict[str, tuple[str, float] | None]:
+    """{name: (state, epoch of the last state change)}; None for a missing alarm. The change
+    time lets a sampler place transitions exactly even where history is not served."""
+    if not names:
+        return {}
+    resp = ctx.client("cloudwatch").describe_alarms(AlarmNames=names)
+    found = {
+        a["AlarmName"]: (a["StateValue"], _epoch(a["StateUpdatedTimestamp"]))
+        for a in resp.get("MetricAlarms", []) + resp.get("CompositeAlarms", [])
+    }
+    return {n: found.get(n) for n in names}
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return float(value)
+
+
+def parse_transition(item: dict[str, Any]) -> Transition | None:
+    """A StateUpdate history item as (ts, old, new); None for other item types."""
+    if item.get("HistoryItemType") not in (None, "StateUpdate"):
+        return None
+    ts = _epoch(item["Timestamp"])
+    try:
+        data = json.loads(item.get("HistoryData") or "{}")
+        new = data["newState"]["stateValue"]
+        old = (data.get("oldState") or {}).get("stateValue")
+        return Transition(ts, old, new)
+    except (json.JSONDecodeError, KeyError, TypeError):
+        summary = item.get("HistorySummary", "")
+        # "Alarm updated from OK to ALARM"
+        words = summary.split()
+        if "to" in words and words.index("to") + 1 < len(words):
+            old = words[words.index("from") + 1] if "from" in words else None
+            return Transition(ts, old, words[words.index("to") + 1])
+    return None
+
+
+def alarm_history(ctx: ChaosContext, name: str, since: float | None = None
+                  ) -> list[Transition] | None:
+    """State transitions of `name` (oldest first), optionally only from `since`; None when the
+    endpoint does not serve DescribeAlarmHistory (moto does not: use sampled snapshots)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return _history(ctx, name, since)
+    except (ClientError, BotoCoreError, NotImplementedError):
+        return None
+
+
+def _history(ctx: ChaosContext, name: str, since: float | None) -> list[Transition]:
+    client = ctx.client("cloudwatch", attempts=1)
+    kwargs: dict[str, Any] = {"AlarmName": name, "HistoryItemType": "StateUpdate",
+                              "MaxRecords": 100}
+    if since is not None:
+        kwargs["StartDate"] = datetime.fromtimestamp(since - 1, tz=UTC)
+    items: list[dict[str, Any]] = []
+    while True:
+        resp = client.describe_alarm_history(**kwargs)
+        items += resp.get("AlarmHistoryItems", [])
+        if not resp.get("NextToken") or len(items) > 1000:
+            break
+        kwargs["NextToken"] = resp["NextToken"]
+    out = [t for t in (parse_transition(i) for i in items) if t is not None]
+    if since is not None:
+        out = [t for t in out if t.ts >= since - 1]
+    return sorted(out, key=lambda t: t.ts)

@@ -1,0 +1,163 @@
+"""Every probe an experiment can name, with the parameters it takes.
+
+A probe reads; it never changes the shop. Signature: fn(env, params) -> value; the step's
+tolerance (chaos/verdicts.py) judges the value.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chaos.durations import parse_duration
+from chaos.load.records import in_window, rate
+from chaos.probes import (
+    alarms,
+    audit,
+    breakers,
+    locust,
+    orders,
+    processes,
+    prometheus,
+    queues,
+    stream,
+)
+from chaos.probes import http as http_probe
+from chaos.probes.env import ProbeEnv
+
+
+@dataclass(frozen=True)
+class ProbeType:
+    name: str
+    fn: Callable[[ProbeEnv, dict[str, Any]], Any]
+    required: frozenset[str]
+    optional: frozenset[str]
+    summary: str
+
+
+def _http(env: ProbeEnv, p: dict[str, Any]) -> int:
+    return http_probe.status_of(env.ctx, p.get("url", "storefront"), p.get("path", "/health"),
+                                p.get("method", "GET"), p.get("token"))
+
+
+def _breaker(env: ProbeEnv, p: dict[str, Any]) -> str | None:
+    return breakers.breaker_state(env.ctx, p["dependency"])
+
+
+def _alarm(env: ProbeEnv, p: dict[str, Any]) -> str | None:
+    return alarms.alarm_state(env.ctx, p["alarm"])
+
+
+def _iterator_age(env: ProbeEnv, p: dict[str, Any]) -> float | None:
+    return stream.iterator_age(env.ctx, p["function"])
+
+
+def _stream(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    return stream.stream_metrics(env.ctx, p["function"])
+
+
+def _stream_delta(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    """How the function's stream numbers changed since a `stream` probe saved earlier."""
+    now = stream.stream_metrics(env.ctx, p["function"])
+    since = p.get("since") or {}
+    return {k: (v - (since.get(k) or 0.0)) if isinstance(v, int | float) and k != "iterator_age_s"
+            else v for k, v in now.items()}
+
+
+def _metric(env: ProbeEnv, p: dict[str, Any]) -> float | None:
+    if "service" in p:
+        urls = env.ctx.replica_metrics_urls(p["service"])
+    elif "://" in p["url"]:
+        urls = [env.ctx.url(p["url"])]
+    else:  # a state-file URL key: its /metrics (or `path`)
+        urls = [env.ctx.url(p["url"]) + p.get("path", "/metrics")]
+    samples = [s for url in urls for s in prometheus.scrape(url)]
+    if p.get("agg", "sum") == "max":
+        return prometheus.maximum(samples, p["name"], p.get("labels"))
+    return prometheus.total(samples, p["name"], p.get("labels"))
+
+
+def _replicas_alive(env: ProbeEnv, p: dict[str, Any]) -> int:
+    return processes.replicas_alive(env.ctx, p["service"])
+
+
+def _events(env: ProbeEnv, p: dict[str, Any]) -> int:
+    since = env.first_fault_start() if p.get("since", "fault") == "fault" else env.started_at
+    kinds = tuple([p["kind"]]) if isinstance(p.get("kind"), str) else tuple(p.get("kind", ()))
+    return len(processes.events(env.ctx, since, kinds, p.get("process")))
+
+
+def _load_rate(env: ProbeEnv, p: dict[str, Any]) -> float | None:
+    recorder = getattr(env.load, "recorder", None)
+    if recorder is None:
+        return None
+    window = parse_duration(p.get("window", "10s"))
+    now = time.time()
+    records = in_window(recorder.snapshot(), now - window, now, p.get("name"))
+    if len(records) < int(p.get("min_requests", 1)):
+        return None
+    return rate(records, p.get("status", "error"))
+
+
+def _locust(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    if "csv" in p:
+        return locust.from_csv(p["csv"])
+    return locust.from_web(p["url"])
+
+
+def _audit(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    timeout = parse_duration(p.get("timeout", "60s"))
+    return audit.run_audit(env.ctx, p.get("args"), timeout)
+
+
+def _order_status(env: ProbeEnv, p: dict[str, Any]) -> str | None:
+    order = orders.PlacedOrder(str(p["order_id"]), "", str(p["token"]), 0.0)
+    return orders.order_status(env.ctx.url("storefront"), order)
+
+
+def _onfailure(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    return queues.onfailure_report(env.ctx, p["function"], p.get("field"), p.get("equals"))
+
+
+def _orders_settled(env: ProbeEnv, p: dict[str, Any]) -> dict[str, int]:
+    placed = env.load.placed() if env.load is not None else []
+    return orders.settle(env.ctx.url("storefront"), placed, 0.0)
+
+
+def _p(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+PROBES: dict[str, ProbeType] = {p.name: p for p in [
+    ProbeType("http", _http, _p(), _p("url", "path", "method", "token"),
+              "HTTP status of one request (0 = no answer)"),
+    ProbeType("breaker", _breaker, _p("dependency"), _p(),
+              "breaker state: closed | open | half_open (admin endpoint, else metrics)"),
+    ProbeType("alarm", _alarm, _p("alarm"), _p(), "CloudWatch alarm state (None: no alarm)"),
+    ProbeType("iterator-age", _iterator_age, _p("function"), _p(),
+              "stream runtime IteratorAge of a function, seconds (max over shards)"),
+    ProbeType("stream", _stream, _p("function"), _p(),
+              "stream runtime numbers of a function: iterator_age_s, errors, throttles, records"),
+    ProbeType("stream-delta", _stream_delta, _p("function", "since"), _p(),
+              "change in a function's stream numbers since a saved `stream` probe output "
+              "(e.g. records_on_failure)"),
+    ProbeType("metric", _metric, _p("name"), _p("url", "path", "service", "labels", "agg"),
+              "a Prometheus sample (sum or max) from a URL or every replica of a service"),
+    ProbeType("replicas-alive", _replicas_alive, _p("service"), _p(),
+              "replicas of a service with a live pid"),
+    ProbeType("supervisor-events", _events, _p("kind"), _p("process", "since"),
+              "how many supervisor events of a kind since the first fault (or the run)"),
+    ProbeType("load-rate", _load_rate, _p(), _p("window", "status", "name", "min_requests"),
+              "fraction of the built-in load's recent requests with a status (e.g. 5xx)"),
+    ProbeType("locust", _locust, _p(), _p("url", "csv"), "Locust aggregated statistics"),
+    ProbeType("audit", _audit, _p(), _p("args", "timeout"),
+              "the shop's audit as a process (python -m reference_app.audit --json)"),
+    ProbeType("order-status", _order_status, _p("order_id", "token"), _p(),
+              "an order's status over HTTP with its owner's token"),
+    ProbeType("onfailure", _onfailure, _p("function"), _p("field", "equals"),
+              "OnFailure queue of a function's stream mapping: messages, matched, isolated"),
+    ProbeType("orders", _orders_settled, _p(), _p(),
+              "statuses of the orders the load placed (one poll)"),
+]}

@@ -1,0 +1,50 @@
+"""Process state from the outside: replica pids from the state file (alive per psutil) and
+the supervisor's events (`<state_dir>/events.jsonl`: died, replacing, replaced, hold_expired)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psutil
+
+from chaos.context import ChaosContext
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def replicas_alive(ctx: ChaosContext, service: str) -> int:
+    """How many replicas of `service` have a live pid (state file re-read)."""
+    ctx.reload()
+    return sum(1 for r in ctx.replicas(service) if pid_alive(r.get("pid")))
+
+
+def events(ctx: ChaosContext, since: float | None = None, kinds: tuple[str, ...] = (),
+           process_prefix: str | None = None) -> list[dict[str, Any]]:
+    """Supervisor events, filtered by time, kind and process-name prefix."""
+    path = ctx.state_dir / "events.jsonl"
+    out: list[dict[str, Any]] = []
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written right now
+        if since is not None and float(event.get("ts", 0)) < since:
+            continue
+        if kinds and event.get("kind") not in kinds:
+            continue
+        if process_prefix and not str(event.get("process", "")).startswith(process_prefix):
+            continue
+        out.append(event)
+    return out

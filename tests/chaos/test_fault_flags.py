@@ -1,0 +1,173 @@
+"""reference_app/faults.py, the target side of the SSM contract, against moto's SSM (the
+session's moto server; not moto.mock_aws, whose exit resets every backend of the process):
+expiry, malformed values, record matching, rates, exceptions, latency, the DynamoDB throttle
+hook."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from reference_app.faults import FaultFlags, FaultInjected, FaultSpec, dynamodb_throttle_hook
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def ssm(moto_url: str) -> Any:
+    client = boto3.client("ssm", region_name=REGION, endpoint_url=moto_url,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    yield client
+    names = [p["Name"] for page in client.get_paginator("get_parameters_by_path").paginate(
+        Path="/gameday/faults", Recursive=True) for p in page["Parameters"]]
+    for start in range(0, len(names), 10):
+        client.delete_parameters(Names=names[start:start + 10])
+
+
+def _put(ssm: Any, target: str, **value: Any) -> None:
+    body = {"fault_id": "f-1", "fault": "lambda-error", "rate": 1.0,
+            "expires_at": time.time() + 60, **value}
+    ssm.put_parameter(Name=f"/gameday/faults/{target}", Value=json.dumps(body), Type="String",
+                      Overwrite=True)
+
+
+def _flags(ssm: Any, clock: Any = time.time) -> FaultFlags:
+    return FaultFlags(lambda: ssm, refresh_s=0.0, clock=clock)
+
+
+def test_active_flag_is_read_and_acted_on(ssm: Any) -> None:
+    _put(ssm, "lambda/shop-inventory", exception="ValueError")
+    flags = _flags(ssm)
+    spec = flags.active("lambda/shop-inventory")
+    assert spec is not None and spec.fault == "lambda-error" and spec.exception == "ValueError"
+    assert flags.active("lambda/shop-payment") is None
+    with pytest.raises(ValueError) as raised:
+        flags.inject_before("lambda/shop-inventory")
+    assert isinstance(raised.value, FaultInjected)
+    assert raised.value.spec.fault_id == "f-1"
+
+
+def test_expired_flag_is_ignored_even_if_never_deleted(ssm: Any) -> None:
+    now = [1000.0]
+    _put(ssm, "service/payments", fault="service-error", expires_at=1010.0)
+    flags = _flags(ssm, clock=lambda: now[0])
+    assert flags.active("service/payments") is not None
+    now[0] = 1010.0
+    assert flags.active("service/payments") is None
+    flags.inject_before("service/payments")  # no raise
+
+
+@pytest.mark.parametrize("value", [
+    "not json", "[1, 2]", json.dumps({"fault": "nope", "fault_id": "x", "expires_at": 1e12}),
+    json.dumps({"fault": "lambda-error", "fault_id": "x"}),  # no expiry
+    json.dumps({"fault": "lambda-error", "fault_id": "x", "expires_at": 1e12, "rate": 2}),
+    json.dumps({"fault": "service-error", "fault_id": "x", "expires_at": 1e12, "status": 200}),
+    json.dumps({"fault": "lambda-error", "fault_id": "x", "expires_at": 1e12,
+                "match": {"field": 1}}),
+])
+def test_malformed_flags_are_ignored_and_logged(ssm: Any, value: str,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    ssm.put_parameter(Name="/gameday/faults/lambda/shop-inventory", Value=value, Type="String")
+    _put(ssm, "lambda/shop-payment")
+    flags = _flags(ssm)
+    with caplog.at_level(logging.ERROR, logger="reference_app.faults"):
+        assert flags.active("lambda/shop-inventory") is None
+        flags.inject_before("lambda/shop-inventory")
+    assert "malformed fault flag" in caplog.text
+    assert flags.active("lambda/shop-payment") is not None  # one bad flag spoils nothing else
+
+
+def test_match_affects_only_the_named_record(ssm: Any) -> None:
+    _put(ssm, "lambda/shop-inventory", match={"field": "Owner", "equals": "poison"})
+    flags = _flags(ssm)
+    poison = {"eventName": "INSERT", "dynamodb": {"NewImage": {"Owner": {"S": "poison"}}}}
+    other = {"eventName": "INSERT", "dynamodb": {"NewImage": {"Owner": {"S": "alice"}}}}
+    removed = {"eventName": "REMOVE", "dynamodb": {"OldImage": {"Owner": {"S": "poison"}}}}
+    flags.inject_before("lambda/shop-inventory", other)
+    flags.inject_before("lambda/shop-inventory", removed)
+    flags.inject_before("lambda/shop-inventory", None)
+    with pytest.raises(RuntimeError):
+        flags.inject_before("lambda/shop-inventory", poison)
+
+
+def test_rate_is_honoured_with_a_seeded_rng(ssm: Any) -> None:
+    _put(ssm, "lambda/shop-inventory", rate=0.3)
+    flags = _flags(ssm)
+    spec = flags.active("lambda/shop-inventory")
+    assert spec is not None
+    rng = random.Random(7)
+    failures = sum(flags.should_fail(spec, rng) for _ in range(2000))
+    assert 500 < failures < 700
+
+
+def test_service_error_carries_the_status_and_latency_sleeps(ssm: Any) -> None:
+    _put(ssm, "service/payments", fault="service-error", status=502)
+    _put(ssm, "service/reviews", fault="service-latency", delay_ms=250)
+    flags = _flags(ssm)
+    with pytest.raises(FaultInjected) as raised:
+        flags.inject_before("service/payments")
+    assert raised.value.status == 502
+    slept: list[float] = []
+    flags.inject_before("service/reviews", sleep=slept.append)
+    assert slept == [0.25]
+
+
+def test_refresh_caches_between_reads(ssm: Any) -> None:
+    now = [0.0]
+    flags = FaultFlags(lambda: ssm, refresh_s=1.0, clock=lambda: now[0] + time.time())
+    assert flags.active("lambda/shop-inventory") is None
+    _put(ssm, "lambda/shop-inventory")
+    assert flags.active("lambda/shop-inventory") is None  # cached snapshot
+    now[0] = 1.5
+    assert flags.active("lambda/shop-inventory") is not None
+
+
+def test_ssm_errors_keep_the_last_snapshot(ssm: Any) -> None:
+    _put(ssm, "lambda/shop-inventory")
+    calls = {"n": 0}
+
+    class Flaky:
+        def get_parameters_by_path(self, **kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] > 1:
+                raise ConnectionError("endpoint down")
+            return ssm.get_parameters_by_path(**kwargs)
+
+    flags = FaultFlags(lambda: Flaky(), refresh_s=0.0)
+    assert flags.active("lambda/shop-inventory") is not None
+    assert flags.active("lambda/shop-inventory") is not None
+
+
+def test_dynamodb_throttle_hook(ssm: Any) -> None:
+    _put(ssm, "dynamodb/storefront", fault="dynamodb-throttle", tables=["shop-orders"])
+    flags = _flags(ssm)
+    ddb = boto3.client("dynamodb", region_name=REGION, endpoint_url=ssm.meta.endpoint_url,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    existing = set(ddb.list_tables()["TableNames"])
+    for name in {"shop-orders", "shop-carts"} - existing:
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "S"}])
+    ddb.meta.events.register("before-parameter-build.dynamodb",
+                             dynamodb_throttle_hook(flags, "dynamodb/storefront"))
+    with pytest.raises(ClientError) as raised:
+        ddb.put_item(TableName="shop-orders", Item={"Id": {"S": "1"}})
+    assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "shop-carts", "Item": {"Id": {"S": "1"}}}},
+            {"Put": {"TableName": "shop-orders", "Item": {"Id": {"S": "2"}}}}])
+    ddb.put_item(TableName="shop-carts", Item={"Id": {"S": "1"}})  # another table: untouched
+
+
+def test_spec_parsing_defaults() -> None:
+    spec = FaultSpec.from_json(json.dumps({"fault_id": "x", "fault": "service-error",
+                                           "expires_at": 5}))
+    assert (spec.rate, spec.status, spec.delay_ms, spec.match) == (1.0, 503, 0, None)

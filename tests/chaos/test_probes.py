@@ -1,0 +1,106 @@
+"""Probes that parse what others produce: Prometheus text, the admin breakers JSON shapes,
+Locust's CSV and web stats, alarm history items, the audit's report."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from chaos.probes import alarms, breakers, locust, prometheus
+from chaos.probes.audit import _looks_clean
+from chaos.probes.waiting import wait_until
+
+METRICS = """\
+# HELP stream_runtime_iterator_age_seconds age
+# TYPE stream_runtime_iterator_age_seconds gauge
+stream_runtime_iterator_age_seconds{function="shop-inventory",shard="a"} 1.5
+stream_runtime_iterator_age_seconds{function="shop-inventory",shard="b"} 4.0
+stream_runtime_iterator_age_seconds{function="shop-payment",shard="a"} 9.0
+# TYPE stream_runtime_errors_total counter
+stream_runtime_errors_total{function="shop-inventory"} 3.0
+"""
+
+
+def test_prometheus_select_total_maximum() -> None:
+    samples = prometheus.parse(METRICS)
+    labels = {"function": "shop-inventory"}
+    assert prometheus.maximum(samples, "stream_runtime_iterator_age_seconds", labels) == 4.0
+    assert prometheus.total(samples, "stream_runtime_errors_total", labels) == 3.0
+    assert prometheus.maximum(samples, "nope") is None
+
+
+def test_breaker_shapes() -> None:
+    assert breakers.parse_breakers({"breakers": {"payments": {"state": "half-open"}}}) == {
+        "payments": "half_open"}
+    assert breakers.parse_breakers({"breakers": [{"dependency": "reviews", "state": "OPEN"}]}) \
+        == {"reviews": "open"}
+    assert breakers.parse_breakers({"payments": "closed"}) == {"payments": "closed"}
+    assert breakers.worst(["closed", "open", "half_open"]) == "open"
+
+
+def test_locust_csv(tmp_path: Path) -> None:
+    path = tmp_path / "locust_stats.csv"
+    path.write_text("Type,Name,Request Count,Failure Count,Requests/s,99%\n"
+                    "POST,checkout,90,9,3.0,420\n,Aggregated,100,10,3.3,400\n")
+    assert locust.from_csv(path) == {"requests": 100, "failures": 10, "fail_ratio": 0.1,
+                                     "rps": 3.3, "p99_ms": 400.0}
+
+
+def test_locust_web_stats() -> None:
+    body = json.dumps({"stats": [{"name": "Aggregated", "num_requests": 50, "num_failures": 1}],
+                       "fail_ratio": 0.02, "total_rps": 4.5, "state": "running",
+                       "current_response_time_percentiles": {
+                           "response_time_percentile_0.99": 120}}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200 if self.path == "/stats/requests" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        stats = locust.from_web(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert stats == {"requests": 50, "failures": 1, "fail_ratio": 0.02, "rps": 4.5,
+                     "p99_ms": 120, "state": "running"}
+
+
+def test_alarm_history_items() -> None:
+    item = {"HistoryItemType": "StateUpdate", "Timestamp": 100.0,
+            "HistoryData": json.dumps({"oldState": {"stateValue": "OK"},
+                                       "newState": {"stateValue": "ALARM"}})}
+    assert alarms.parse_transition(item) == alarms.Transition(100.0, "OK", "ALARM")
+    summary = {"Timestamp": 5.0, "HistorySummary": "Alarm updated from ALARM to OK"}
+    assert alarms.parse_transition(summary) == alarms.Transition(5.0, "ALARM", "OK")
+    assert alarms.parse_transition({"HistoryItemType": "Action", "Timestamp": 1.0}) is None
+
+
+def test_audit_report_reading() -> None:
+    assert _looks_clean({"ok": True, "problems": []})
+    assert not _looks_clean({"ok": False})
+    assert not _looks_clean({"problems": [{"check": "stuck_order"}]})
+
+
+def test_wait_until_deadline_and_errors() -> None:
+    calls = iter([1, 2, 3, 4, 5, 6])
+    result = wait_until(lambda: next(calls), lambda v: v >= 3, 5, 0.01)
+    assert result.ok and result.value == 3 and result.attempts == 3
+
+    def boom() -> int:
+        raise RuntimeError("down")
+
+    failed = wait_until(boom, lambda v: True, 0.05, 0.01)
+    assert not failed.ok and failed.error == "RuntimeError: down" and failed.attempts >= 2
+    once = wait_until(lambda: 0, lambda v: v > 0, 0, 0.01)
+    assert not once.ok and once.attempts == 1

@@ -167,10 +167,11 @@ def cmd_inject(args: argparse.Namespace) -> int:
     from chaos.faults.base import InjectionFailed
     from chaos.faults.injector import Injector
     from chaos.safety import UnsafeTarget
-    from chaos.targets import TargetSelectionError
+    from chaos.targets import Selection, TargetSelectionError
     from local_stack.state import StackNotRunning
 
     try:
+        Selection.parse(args.target)  # a malformed flag is named before anything else
         ctx = _context(args)
         injector = Injector(ctx)
         plan = injector.plan(args.name, args.target, _inject_params(args), args.duration,

@@ -50,11 +50,19 @@ def test_blocking_inject_ends_its_fault(fake_stack: FakeStack,
     code, out, _ = _cli(capsys, "inject", "throttle-stream", "--function", FUNCTION,
                         "--duration", "1s", "--state-dir", str(fake_stack.state_dir))
     assert code == 0 and "ended throttle-stream-" in out
-    assert 0.9 < time.monotonic() - started < 10
+    assert time.monotonic() - started >= 0.9  # it waited out the duration before undoing
     [entry] = Ledger(fake_stack.state_dir).entries()
     assert entry.status == "undone"
     concurrency = fake_stack.aws.client("lambda").get_function_concurrency(FunctionName=FUNCTION)
     assert concurrency.get("ReservedConcurrentExecutions") is None
+
+
+def test_malformed_target_is_named_before_looking_for_a_stack(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(capsys, "inject", "kill-replica", "--service", "payments", "--target",
+                        "COUNT(x)", "--duration", "5s", "--state-dir", str(tmp_path))
+    assert code == 2
+    assert "'COUNT(x)' is not a target selection" in err
 
 
 def test_dry_inject_and_bad_usage(fake_stack: FakeStack,

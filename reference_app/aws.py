@@ -1,83 +1,25 @@
-"""boto3 clients for the shop: one place that honours AWS_ENDPOINT_URL, the region and timeouts.
-
-Clients (not resources) are used by the services because low-level clients are thread-safe; the
-seeder also uses a resource for its `batch_writer`. Each factory builds its own boto3 Session, as
-the default session is not safe to share between threads.
-"""
+"""boto3 clients for the shop: the plain clients of `reference_app.aws_session`, with the
+dynamodb-throttle fault hook on every DynamoDB client (reference_app.fault_hooks)."""
 
 from __future__ import annotations
 
-import ipaddress
-import os
 from typing import Any
-from urllib.parse import urlparse
 
-import boto3
-from botocore.config import Config
-
+from reference_app.aws_session import botocore_config, plain_client, resource
 from reference_app.config import Settings
+from reference_app.fault_hooks import instrument_dynamodb
 
-CONNECT_TIMEOUT_S = 2.0
-READ_TIMEOUT_S = 2.0
-MAX_POOL_CONNECTIONS = 50
-
-
-def botocore_config(settings: Settings) -> Config:
-    """Short timeouts, standard retry mode and a connection pool big enough for a thread pool."""
-    return Config(
-        region_name=settings.aws_region,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=READ_TIMEOUT_S,
-        retries={"mode": "standard", "max_attempts": 3},
-        max_pool_connections=MAX_POOL_CONNECTIONS,
-    )
-
-
-def _is_loopback_endpoint(url: str | None) -> bool:
-    if not url:
-        return False
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _session_kwargs(settings: Settings) -> dict[str, Any]:
-    """A local endpoint (moto) accepts any credentials: supply dummy ones when none are set, so
-    a bare `AWS_ENDPOINT_URL=http://127.0.0.1:...` works. Never done for a non-loopback endpoint.
-    """
-    kwargs: dict[str, Any] = {"region_name": settings.aws_region}
-    if _is_loopback_endpoint(settings.aws_endpoint_url) and not os.environ.get(
-        "AWS_ACCESS_KEY_ID"
-    ):
-        kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
-    return kwargs
+__all__ = ["botocore_config", "client", "dynamodb_client", "resource"]
 
 
 def client(service: str, settings: Settings) -> Any:
     """A boto3 low-level client for `service` (thread-safe; share it within a process).
 
-    DynamoDB clients carry the dynamodb-throttle fault hook (reference_app.fault_hooks)."""
-    session = boto3.session.Session(**_session_kwargs(settings))
-    made = session.client(
-        service, endpoint_url=settings.aws_endpoint_url, config=botocore_config(settings)
-    )
+    DynamoDB clients carry the dynamodb-throttle fault hook."""
+    made = plain_client(service, settings)
     if service == "dynamodb":
-        from reference_app.fault_hooks import instrument_dynamodb
-
         instrument_dynamodb(made, settings)
     return made
-
-
-def resource(service: str, settings: Settings) -> Any:
-    """A boto3 resource for `service` (not thread-safe: one per thread)."""
-    session = boto3.session.Session(**_session_kwargs(settings))
-    return session.resource(
-        service, endpoint_url=settings.aws_endpoint_url, config=botocore_config(settings)
-    )
 
 
 def dynamodb_client(settings: Settings) -> Any:

@@ -21,6 +21,7 @@ import os
 import threading
 from typing import Any
 
+from reference_app.aws_session import plain_client
 from reference_app.config import Settings
 from reference_app.faults import FaultFlags, FaultInjected, dynamodb_throttle_hook
 
@@ -43,9 +44,7 @@ def flags(settings: Settings) -> FaultFlags:
     if _flags is None:
         with _lock:
             if _flags is None:
-                from reference_app import aws
-
-                _flags = FaultFlags(lambda: aws.client("ssm", settings))
+                _flags = FaultFlags(lambda: plain_client("ssm", settings))
     return _flags
 
 

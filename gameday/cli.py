@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from gameday import (
     audit_command,
     chaos_commands,
+    dashboards_command,
     load_commands,
+    run_command,
     stack_commands,
     traces_command,
 )
@@ -29,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     load_commands.register(sub)
     audit_command.register(sub)
     chaos_commands.register(sub)
+    dashboards_command.register(sub)
+    run_command.register(sub)
     return parser
 
 

@@ -241,6 +241,14 @@ class LocalStack:
             base_env, self._logs() / "alarm-evaluator-1.log", port=evaluator_port,
         )], restart=True, timeout_s=cfg.start_timeout_s)
 
+        saga_port = self._ports.take("saga exporter metrics")
+        self.supervisor.start_group("saga-exporter", [ProcessSpec(
+            "saga-exporter-1",
+            self._python("-m", "local_stack.saga_exporter", "--port", str(saga_port)),
+            {**base_env, "SHOP_SERVICE": "saga-exporter"},
+            self._logs() / "saga-exporter-1.log", port=saga_port,
+        )], restart=True, timeout_s=cfg.start_timeout_s)
+
         from reference_app.tokens import issue_token
 
         self.state = {
@@ -261,6 +269,7 @@ class LocalStack:
                 "xray_udp": f"udp://{LOOPBACK}:{xray_port}",
                 "stream_runtime_metrics": f"http://{LOOPBACK}:{runtime_port}/metrics",
                 "alarm_evaluator_metrics": f"http://{LOOPBACK}:{evaluator_port}/metrics",
+                "saga_metrics": f"http://{LOOPBACK}:{saga_port}/metrics",
             },
             "deployment": deployment.to_dict(),
             "tokens": {

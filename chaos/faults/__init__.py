@@ -12,12 +12,12 @@
 
 from __future__ import annotations
 
-from chaos.faults import esm_update, kill_replica, remove_alarm, ssm_flag, throttle_stream
+from chaos.faults import compose_replica, esm_update, remove_alarm, ssm_flag, throttle_stream
 from chaos.faults.base import Fault, FaultConflict, FaultPlan, InjectionFailed
 
 FAULTS: dict[str, Fault] = {
     fault.name: fault
-    for module in (kill_replica, ssm_flag, throttle_stream, remove_alarm, esm_update)
+    for module in (compose_replica, ssm_flag, throttle_stream, remove_alarm, esm_update)
     for fault in module.FAULTS
 }
 

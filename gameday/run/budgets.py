@@ -1,0 +1,71 @@
+"""The game day's time budgets (issue 7), read from a finished game day's results:
+
+- command to the first request served: under 20 s;
+- the whole default game day under 6 minutes, `--quick` under 2;
+- a stream jam detected (alarm) under 15 s after the fault starts;
+- the payments breaker open under 2 s after the payments replicas die;
+- the breaker closed within its reset timeout + 2 s after the replicas return.
+
+They are reported (summary.json, index.html, bench/gameday_budgets.py), never asserted: the
+experiments' own verdicts decide whether the game day passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameday.run.results import Budget, ExperimentSummary
+
+FIRST_REQUEST_GOAL_S = 20.0
+FULL_GOAL_S = 360.0
+QUICK_GOAL_S = 120.0
+JAM_DETECTION_GOAL_S = 15.0
+BREAKER_OPEN_GOAL_S = 2.0
+BREAKER_CLOSE_MARGIN_S = 2.0
+DEFAULT_RESET_TIMEOUT_S = 5.0
+
+
+def _number(exp: ExperimentSummary, prefix: str) -> list[tuple[str, float | None]]:
+    out = []
+    for key, value in exp.numbers.items():
+        if key.startswith(prefix + "[") and key.endswith("]"):
+            out.append((key[len(prefix) + 1:-1],
+                        float(value) if isinstance(value, int | float) else None))
+    return sorted(out)
+
+
+def compute(experiments: list[ExperimentSummary], *, first_request_s: float | None,
+            total_s: float | None, mode: str, breakers: dict[str, Any] | None = None,
+            stack_ready_s: float | None = None) -> list[Budget]:
+    """Every budget that this game day measured (mode: "full", "quick" or "custom")."""
+    breakers = breakers or {}
+    goal = {"full": FULL_GOAL_S, "quick": QUICK_GOAL_S}.get(mode)
+    budgets = [
+        Budget("first_request_s", "command to the first request served", FIRST_REQUEST_GOAL_S,
+               first_request_s, "start of the command to the storefront's first 200"),
+        Budget("stack_ready_s", "command to the whole stack ready", None, stack_ready_s,
+               "streams, alarms, transaction manager too: experiments can start"),
+        Budget("total_s", f"the whole game day ({mode})", goal, total_s,
+               "gameday run: start to end, teardown included"),
+    ]
+    for exp in experiments:
+        jam = [(alarm, t) for alarm, t in _number(exp, "time_to_alarm_s")]
+        if jam:
+            seen = [t for _, t in jam if t is not None]
+            names = ", ".join(a.removeprefix("shop-") for a, _ in jam)
+            budgets.append(Budget(
+                f"jam_detection_s[{exp.name}]", f"stream jam detected ({exp.name})",
+                JAM_DETECTION_GOAL_S, min(seen) if seen else None,
+                f"first ALARM of {names} after the fault started"))
+        for dep, t in _number(exp, "time_to_breaker_open_s"):
+            budgets.append(Budget(
+                f"breaker_open_s[{dep}]", f"{dep} breaker open after its replicas die",
+                BREAKER_OPEN_GOAL_S, t, f"{exp.name}: sampled every 0.5 s"))
+        for dep, t in _number(exp, "breaker_closed_after_return_s"):
+            reset = (breakers.get(dep) or {}).get("reset_timeout_s") or DEFAULT_RESET_TIMEOUT_S
+            budgets.append(Budget(
+                f"breaker_closed_after_return_s[{dep}]",
+                f"{dep} breaker closed after its replicas return",
+                float(reset) + BREAKER_CLOSE_MARGIN_S, t,
+                f"{exp.name}: reset timeout {float(reset):g} s + {BREAKER_CLOSE_MARGIN_S:g} s"))
+    return budgets

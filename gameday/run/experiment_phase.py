@@ -1,0 +1,191 @@
+"""One experiment of the game day: `chaos.runner.run.ExperimentRunner` against the running
+stack (its own probe load, faults, probes, verdicts, journal.json / report.html / junit.xml in
+the report's `experiments/<name>/`), boiled down to a summary row.
+
+`ExperimentPhase.interrupt()` is safe from a signal handler: the runner stops where it is,
+rolls back (ends its faults) and reports `interrupted`. `status()` tells the progress line
+where the run is (steady state, which method step, which fault is on and for how long).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from gameday.run import headline
+from gameday.run.results import ERROR, Check, ExperimentSummary
+
+log = logging.getLogger("gameday.run.experiment")
+
+
+class ExperimentPhase:
+    """Runs one experiment file; `summary` is set when it is done."""
+
+    def __init__(self, name: str, path: Path, state_dir: Path, report_dir: Path,
+                 seed: int) -> None:
+        self.name = name
+        self.path = path
+        self.state_dir = state_dir
+        self.report_dir = report_dir
+        self.out_dir = report_dir / "experiments" / name
+        self.seed = seed
+        self.runner: Any = None  # chaos.runner.run.ExperimentRunner, once built
+        self.method_steps: list[dict[str, Any]] = []
+        self.summary: ExperimentSummary | None = None
+        self._interrupted = False
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self) -> ExperimentSummary:
+        from chaos.context import ChaosContext
+        from chaos.runner.plan import method_steps
+        from chaos.runner.run import ExperimentRunner, RunOptions
+        from chaos.spec.loader import load_file
+
+        started = time.time()
+        data: dict[str, Any] = {}
+        try:
+            experiment = load_file(self.path)
+            data = experiment.data
+            ctx = ChaosContext.load(self.state_dir)
+            self.method_steps = method_steps(experiment, control=False)
+            self.runner = ExperimentRunner(experiment, ctx, RunOptions(
+                seed=self.seed, out_dir=self.out_dir, handle_signals=False))
+            if self._interrupted:  # a signal arrived while the runner was being built
+                self.interrupt()
+            result = self.runner.run()
+        except Exception as exc:  # noqa: BLE001 - one broken experiment must not end the day
+            log.exception("experiment %s could not run", self.name)
+            self.summary = ExperimentSummary(
+                name=self.name, title=data.get("title", self.name), outcome=ERROR,
+                seed=self.seed, description=data.get("description", ""),
+                started_at=started, ended_at=time.time(),
+                reason=f"{type(exc).__name__}: {exc}")
+            return self.summary
+        self.summary = self._summarize(result, data, started)
+        return self.summary
+
+    def interrupt(self) -> None:
+        """Stop the run where it is and roll back (called from a signal handler)."""
+        self._interrupted = True
+        runner = self.runner
+        if runner is not None:
+            runner.interrupted = True
+            runner.abort.set()
+
+    def _summarize(self, result: Any, data: dict[str, Any], started: float
+                   ) -> ExperimentSummary:
+        numbers = {k: v for k, v in result.numbers.items()}
+        numbers.update(self._breaker_after_return(numbers))
+        accepted, lost, duplicates = headline.orders(numbers)
+        probe_counts = None
+        recorder = getattr(getattr(self.runner, "load", None), "recorder", None)
+        if recorder is not None:
+            probe_counts = headline.count_probe_requests(recorder.snapshot())
+        files = {}
+        for kind, path in result.files.items():
+            try:
+                files[kind] = str(Path(path).resolve().relative_to(self.report_dir.resolve()))
+            except ValueError:
+                files[kind] = str(path)
+        journal = getattr(self.runner, "journal", None)
+        journal_data = journal.data if journal is not None else {}
+        return ExperimentSummary(
+            name=self.name, title=result.title, outcome=result.outcome, seed=self.seed,
+            description=" ".join(str(data.get("description", "")).split()),
+            started_at=float(journal_data.get("start_ts", started)),
+            ended_at=float(journal_data.get("end_ts") or time.time()),
+            detection=headline.detection(numbers), recovery=headline.recovery(numbers),
+            error_budget=headline.error_budget(probe_counts, None),
+            orders_accepted=accepted, orders_lost=lost, duplicate_orders=duplicates,
+            checks=[Check(v.title, _jsonable(v.observed), v.expected, bool(v.passed),
+                          v.detail or "") for v in result.verdicts],
+            reason=result.reason, files=files, numbers=_jsonable(numbers),
+        )
+
+    def _breaker_after_return(self, numbers: dict[str, Any]) -> dict[str, Any]:
+        """For a breaker whose dependency's replicas were killed: seconds from their return
+        to the breaker closed for good (the budget is its reset timeout + 2 s)."""
+        extra: dict[str, Any] = {}
+        start = numbers.get("fault_start")
+        if self.runner is None or not isinstance(start, int | float):
+            return extra
+        series = self.runner.timeline.to_dict()["series"]
+        events = read_events(self.state_dir / "events.jsonl")
+        for key in numbers:
+            if not key.startswith("time_to_breaker_open_s["):
+                continue
+            dep = key[len("time_to_breaker_open_s["):-1]
+            back = headline.returned_at(events, dep, float(start))
+            if back is None:
+                continue
+            extra[f"replicas_returned_after_s[{dep}]"] = round(back - float(start), 3)
+            extra[f"breaker_closed_after_return_s[{dep}]"] = \
+                headline.breaker_closed_after_return(series.get(f"breaker:{dep}", []), back)
+        return extra
+
+    # -- where it is ------------------------------------------------------------------------
+    def status(self, now: float | None = None) -> str:
+        """A short description of where the run is, for the progress line ('' if unknown)."""
+        try:
+            return self._status(time.time() if now is None else now)
+        except Exception:  # noqa: BLE001 - the progress line must never break the run
+            return ""
+
+    def _status(self, now: float) -> str:
+        runner = self.runner
+        if runner is None:
+            return "starting"
+        journal = runner.journal.data
+        states = journal["steady_states"]
+        run = journal["run"]
+        faults = [w for w in runner.env.faults if w.end is None and w.role == "fault"]
+        fault_text = ""
+        if faults:
+            w = faults[0]
+            left = max(0.0, (w.planned_end or now) - now)
+            fault_text = f" · fault {w.step} on {', '.join(w.targets)[:40]} ({left:.0f} s left)"
+        if journal.get("status") != "running":
+            return "writing its report"
+        if states.get("after") is not None:
+            return "steady state after: checking the shop recovered"
+        if states.get("before") is None or "steady_state_met" not in states["before"]:
+            if not run:
+                return "warming up its probe load"
+            return "steady state before: checking the shop is healthy"
+        done = sum(1 for a in run if a["activity"].get("name") != "start-load")
+        total = len(self.method_steps)
+        if done >= total:
+            if faults:
+                return "waiting for the faults to end" + fault_text
+            return "steady state after: checking the shop recovered"
+        step = self.method_steps[done]
+        label = step.get("name") or step.get("type")
+        return f"method step {done + 1}/{total}: {label}{fault_text}"
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The supervisor's events (`events.jsonl`), skipping a line being written."""
+    out = []
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

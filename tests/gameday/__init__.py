@@ -1,0 +1,1 @@
+"""Tests of `gameday run`: arguments, progress, headline numbers, the report, end to end."""

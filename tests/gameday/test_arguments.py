@@ -1,0 +1,82 @@
+"""`gameday run` argument validation: everything here fails or lists before any process
+starts (exit 2 with a clear message), so these tests are fast."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gameday.cli import main
+from gameday.run.selection import QUICK, UnknownExperiment, available, parse_names, select
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_unknown_experiment_is_named_with_the_valid_ones(capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    code = main(["run", "--experiments", "payments-breaker,nope", "--report-dir", "/nonexistent"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown experiment 'nope'" in err
+    for name in available():
+        assert name in err
+
+
+def test_empty_experiment_list_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--experiments", " , "]) == 2
+    assert "at least one name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--users", "0"], ["--seed", "-1"], ["--seed", "x"],
+                                  ["--web-port", "abc"]])
+def test_bad_values_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", *argv])
+    assert exc.value.code == 2
+
+
+def test_an_existing_report_is_not_overwritten(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "summary.json").write_text("{}")
+    assert main(["run", "--quick", "--report-dir", str(tmp_path)]) == 2
+    assert "already holds a game-day report" in capsys.readouterr().err
+
+
+def test_a_state_dir_in_use_is_refused(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "state.json").write_text('{"urls": {}, "supervisor_pid": 1}')
+    assert main(["run", "--quick", "--state-dir", str(tmp_path),
+                 "--report-dir", str(tmp_path / "r")]) == 2
+    assert "a stack already uses" in capsys.readouterr().err
+
+
+def test_list_names_every_experiment_and_marks_the_quick_ones(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in available():
+        assert name in out
+    assert out.count("[--quick]") == len(QUICK)
+
+
+def test_selection() -> None:
+    assert parse_names(["a,b", "b", "c.yaml", " "]) == ["a", "b", "c"]
+    assert [n for n, _ in select(None, quick=True)] == list(QUICK)
+    assert [n for n, _ in select(None, quick=False)] == list(available())
+    chosen = select(["storefront-replica-killed", "payments-breaker"], quick=True)
+    assert [n for n, _ in chosen] == ["storefront-replica-killed", "payments-breaker"]
+    with pytest.raises(UnknownExperiment, match="valid names: "):
+        select(["x"], quick=False)
+
+
+def test_the_game_day_modules_never_import_locust() -> None:
+    """Locust's gevent monkey-patching would break the supervisor's threads."""
+    code = ("import sys, gameday.run_command, gameday.run.orchestrator, gameday.run.report_files;"
+            " gameday.run.orchestrator.GameDay; "
+            "print(sorted(m for m in ('gevent', 'locust') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"

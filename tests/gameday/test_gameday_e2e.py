@@ -1,0 +1,151 @@
+"""`gameday run` end to end, as a user runs it (a subprocess, real processes on loopback):
+
+- `--quick` passes, its report (summary.json, index.html, junit.xml, each experiment's journal)
+  says so, and afterwards nothing is left running or bound;
+- sabotaged (`--no-breaker`: the stack starts with the circuit breakers off) it exits non-zero
+  and the report and the terminal name the payments-breaker hypothesis that failed.
+
+The game day runs under a small wrapper that makes itself the child subreaper, so a process the
+game day leaves behind (even one reparented away from it) is found as the wrapper's child.
+Durations are not asserted (the budgets are measured by bench/gameday_budgets.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from local_stack.ports import is_port_bound
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 280
+
+# Runs argv as a child with this process as subreaper; after it exits, reports (on the last
+# stderr line) every process still alive under it, then kills them.
+WRAPPER = r"""
+import ctypes, json, os, subprocess, sys, time
+import psutil
+ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+code = subprocess.call(sys.argv[1:])
+time.sleep(1.0)
+while True:
+    try:
+        if os.waitpid(-1, os.WNOHANG) == (0, 0):
+            break
+    except ChildProcessError:
+        break
+left = []
+for child in psutil.Process().children(recursive=True):
+    try:
+        if child.status() != psutil.STATUS_ZOMBIE:
+            left.append(" ".join(child.cmdline())[:200])
+            child.kill()
+    except psutil.NoSuchProcess:
+        pass
+print("LEFTOVERS " + json.dumps(left), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_gameday(tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    argv = [sys.executable, "-c", WRAPPER, sys.executable, "-m", "gameday", "run",
+            "--report-dir", str(tmp / "report"), "--state-dir", str(tmp / "state"), *args]
+    env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_STATE_DIR"}
+    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env=env, check=False)
+    last = [line for line in proc.stderr.splitlines() if line.startswith("LEFTOVERS ")]
+    assert last, f"the wrapper did not finish:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc, json.loads(last[-1].removeprefix("LEFTOVERS "))
+
+
+def assert_nothing_left(tmp: Path, summary: dict[str, Any], leftovers: list[str]) -> None:
+    assert leftovers == [], f"processes left running: {leftovers}"
+    stack = summary["stack"]
+    assert stack["tcp_ports"], "the report should list the stack's ports"
+    bound = [p for p in stack["tcp_ports"] if is_port_bound(p)]
+    assert bound == [], f"ports still bound: {bound}"
+    alive = []
+    for pid in stack["pids"]:
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE and str(tmp) in " ".join(proc.cmdline()):
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    assert alive == []
+    mentioning = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info.get("cmdline") or [])
+        if str(tmp) in cmd:
+            mentioning.append(cmd)
+    assert mentioning == []
+    assert not (tmp / "state" / "state.json").exists()
+    assert summary["teardown"]["leftovers"] == []
+
+
+def test_quick_game_day_passes_reports_and_leaves_nothing(tmp_path: Path) -> None:
+    proc, leftovers = run_gameday(tmp_path, "--quick", "--seed", "7")
+    out = proc.stdout
+    assert proc.returncode == 0, f"{out[-4000:]}\n{proc.stderr[-4000:]}"
+    report = tmp_path / "report"
+    summary = json.loads((report / "summary.json").read_text())
+    names = [e["name"] for e in summary["experiments"]]
+    assert names == ["payments-breaker", "storefront-replica-killed"]
+    assert summary["outcome"] == "passed" and summary["failed"] == []
+    for exp in summary["experiments"]:
+        assert exp["outcome"] == "passed", exp["why"]
+        assert exp["orders_lost"] == 0
+        assert exp["recovery"]["seconds"] is not None
+        assert exp["error_budget"]["requests"] > 0
+        journal = json.loads((report / exp["files"]["journal"]).read_text())
+        assert journal["outcome"] == "passed"
+    breaker = summary["experiments"][0]
+    assert breaker["detection"]["label"] == "payments breaker open"
+    assert breaker["detection"]["seconds"] is not None
+    budgets = {b["name"] for b in summary["budgets"]}
+    assert {"first_request_s", "total_s", "breaker_open_s[payments]",
+            "breaker_closed_after_return_s[payments]"} <= budgets
+    html = (report / "index.html").read_text()
+    assert "Game day: <span class='pass'>PASSED" in html
+    for name in names:
+        assert name in html
+    assert (report / "load" / "summary.json").exists()
+    assert (report / "load" / "report.html").exists()
+    assert summary["load"]["total"]["requests"] > 0
+    suites = ET.parse(report / "junit.xml").getroot().findall("testsuite")
+    assert len(suites) == 3 and all(s.get("failures") == "0" for s in suites)
+    # progress while it ran, and the verdict table at the end
+    assert "experiment 1/2 payments-breaker" in out
+    assert "game day PASSED: 2 of 2 experiments passed" in out
+    assert_nothing_left(tmp_path, summary, leftovers)
+
+
+def test_sabotaged_breaker_fails_and_names_the_hypothesis(tmp_path: Path) -> None:
+    proc, leftovers = run_gameday(tmp_path, "--experiments", "payments-breaker", "--no-breaker",
+                                  "--users", "2", "--seed", "7")
+    out = proc.stdout
+    assert proc.returncode == 1, f"{out[-4000:]}\n{proc.stderr[-4000:]}"
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["options"]["no_breaker"] is True
+    [failed] = summary["failed"]
+    assert failed["name"] == "payments-breaker"
+    assert failed["outcome"] in ("failed", "aborted")
+    exp = summary["experiments"][0]
+    titles = " ".join(c["title"] for c in exp["failed_checks"])
+    assert "breaker" in titles  # breaker-opens / the breaker opens within 10 s
+    assert exp["detection"] == {"label": "payments breaker open", "seconds": None}
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "What failed" in html and "payments-breaker" in html
+    assert "FAILED: payments-breaker" in out
+    assert "breaker" in out.split("FAILED: payments-breaker", 1)[1]
+    assert_nothing_left(tmp_path, summary, leftovers)

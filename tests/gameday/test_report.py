@@ -1,0 +1,71 @@
+"""Report assembly from fake results: index.html, summary.json, junit.xml and summary.svg say
+which experiment failed and why, and summary.json reads back into the same result."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from gameday.run import terminal
+from gameday.run.report_files import write_report
+from gameday.run.results import GameDayResult
+from tests.gameday import fakes
+
+
+def test_index_names_every_experiment_and_why_one_failed(tmp_path: Path) -> None:
+    result = fakes.result(tmp_path)
+    index = write_report(result, tmp_path)
+    html = index.read_text()
+    for name in ("storefront-replica-killed", "payments-breaker", "poison-record"):
+        assert name in html
+    assert "What failed" in html
+    assert "breaker-opens" in html and "== &#x27;open&#x27; within 10s" in html
+    assert "experiments/payments-breaker/journal.json" in html
+    assert "Sabotaged on purpose" in html  # options.no_breaker
+    assert "<svg" in html  # the load timeline and the experiment's panels
+
+
+def test_summary_json_round_trips(tmp_path: Path) -> None:
+    result = fakes.result(tmp_path)
+    write_report(result, tmp_path)
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert data["outcome"] == "failed" and data["exit_code"] == 1
+    assert [f["name"] for f in data["failed"]] == ["payments-breaker"]
+    assert "breaker-opens" in data["failed"][0]["why"]
+    rows = {e["name"]: e for e in data["experiments"]}
+    assert rows["storefront-replica-killed"]["error_budget"]["used"] == 0.25  # 1 of 4 allowed
+    assert rows["payments-breaker"]["detection"] == {"label": "payments breaker open",
+                                                     "seconds": None}
+    assert rows["poison-record"]["outcome"] == "not run"
+    again = GameDayResult.from_dict(data)
+    assert again.to_dict() == data
+
+
+def test_junit_has_a_suite_per_experiment_and_one_for_the_game_day(tmp_path: Path) -> None:
+    write_report(fakes.result(tmp_path), tmp_path)
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    assert root.tag == "testsuites"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    breaker = suites["Payments replicas killed [experiment]"]
+    assert breaker.get("failures") == "2"
+    assert any("breaker-opens" in c.get("name", "") for c in breaker.findall("testcase"))
+    assert suites["poison-record [experiment]"].get("errors") == "1"
+    assert suites["gameday"].get("failures") == "0"
+
+
+def test_summary_svg_is_one_valid_picture(tmp_path: Path) -> None:
+    write_report(fakes.result(tmp_path), tmp_path)
+    root = ET.parse(tmp_path / "summary.svg").getroot()
+    assert root.tag.endswith("svg")
+    text = (tmp_path / "summary.svg").read_text()
+    assert "payments-breaker" in text and "FAILED" in text
+
+
+def test_terminal_says_which_hypothesis_failed_and_why(tmp_path: Path) -> None:
+    result = fakes.result(tmp_path)
+    lines = "\n".join(terminal.summary_lines(result, tmp_path / "index.html"))
+    assert "FAILED: payments-breaker" in lines
+    assert "method-probe: breaker-opens: observed closed, expected == 'open' within 10s" in lines
+    assert "game day FAILED: 1 of 3 experiments passed" in lines
+    assert str(tmp_path / "index.html") in lines

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import loadtests
+from gameday.arg_types import number, whole_number
 from loadtests.hosts import HostError, check_host, host_from_state
 from loadtests.locust_free import SHAPES, parse_timespan
 
@@ -49,26 +50,6 @@ def _checked(parser_name: str, option: str) -> Callable[[str], str]:
     return convert
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be > 0")
-    return value
-
-
 def _run_time(text: str) -> str:
     try:
         parse_timespan(text)  # validates; Locust parses it again
@@ -89,9 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="load this URL instead of the state file's storefront")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a host outside loopback 127.0.0.0/8")
-    p.add_argument("-u", "--users", type=_positive_int, default=10,
+    p.add_argument("-u", "--users", type=whole_number(1), default=10,
                    help="users (peak users for a shape) (default 10)")
-    p.add_argument("-r", "--spawn-rate", type=_positive_float, default=None,
+    p.add_argument("-r", "--spawn-rate", type=number(0, strict=True), default=None,
                    help="users started per second (default: all within a second)")
     p.add_argument("-t", "--run-time", type=_run_time, default="30s",
                    help="duration, e.g. 30s, 2m (default 30s)")
@@ -114,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--web", action="store_true",
                    help="start the web UI on 127.0.0.1 (start the test from the browser; "
                         "Ctrl-C writes the reports) instead of a headless run")
-    p.add_argument("--web-port", type=_positive_int, default=8089)
+    p.add_argument("--web-port", type=whole_number(1), default=8089)
     p.add_argument("locust_args", nargs=argparse.REMAINDER,
                    help="after `--`: extra arguments passed to Locust as they are")
     p.set_defaults(func=cmd_load)

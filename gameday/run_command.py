@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gameday.arg_types import whole_number
+
 if TYPE_CHECKING:
     from gameday.run.progress import ProgressDisplay
 
@@ -34,26 +36,6 @@ log = logging.getLogger("gameday.run")
 EXIT_USAGE = 2
 DEFAULT_USERS = 4
 QUICK_USERS = 2
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run these experiments (file stems of chaos/experiments/*.yaml), in "
                         "this order; see --list")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
-    p.add_argument("--seed", type=_seed, default=None,
+    p.add_argument("--seed", type=whole_number(0), default=None,
                    help="replay a game day: the same catalog, Locust users and fault targets "
                         "(default: a fresh seed, printed)")
     p.add_argument("--keep", action="store_true",
@@ -77,13 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-breaker", action="store_true",
                    help="sabotage: start the stack with the circuit breakers off (a negative "
                         "control: the payments-breaker hypothesis must fail)")
-    p.add_argument("--users", type=_positive_int, default=None,
+    p.add_argument("--users", type=whole_number(1), default=None,
                    help=f"Locust users during the game day (default {DEFAULT_USERS}, "
                         f"--quick {QUICK_USERS})")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="the stack's state dir (default: a private temporary directory, "
                         "removed at the end)")
-    p.add_argument("--web-port", type=_positive_int, default=None,
+    p.add_argument("--web-port", type=whole_number(1), default=None,
                    help="--keep: the Locust web UI's port (default: a free one)")
     p.set_defaults(func=cmd_run)
 

@@ -10,30 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from gameday.arg_types import number, whole_number
 from local_stack.stack import LocalStack, StackConfig
 from local_stack.state import StackNotRunning, default_state_dir, read_state, state_path
 
 log = logging.getLogger("gameday")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+SECONDS = number(0, what="a number of seconds")
 
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:
@@ -46,14 +28,14 @@ def add_state_dir(parser: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     up = sub.add_parser("up", help="start the whole shop on loopback and keep it running")
     add_state_dir(up)
-    up.add_argument("--port-base", type=_positive_int, default=8700,
+    up.add_argument("--port-base", type=whole_number(0), default=8700,
                     help="first of a block of ports; 0 picks random free ports (default 8700)")
-    up.add_argument("--storefront-replicas", type=_positive_int, default=2)
-    up.add_argument("--payments-replicas", type=_positive_int, default=2)
-    up.add_argument("--reviews-replicas", type=_positive_int, default=1)
-    up.add_argument("--seed", type=_positive_int, default=42, help="Faker seed for the catalog")
-    up.add_argument("--products", type=_positive_int, default=120)
-    up.add_argument("--replace-delay", type=_seconds, default=1.0,
+    up.add_argument("--storefront-replicas", type=whole_number(0), default=2)
+    up.add_argument("--payments-replicas", type=whole_number(0), default=2)
+    up.add_argument("--reviews-replicas", type=whole_number(0), default=1)
+    up.add_argument("--seed", type=whole_number(0), default=42, help="Faker seed for the catalog")
+    up.add_argument("--products", type=whole_number(0), default=120)
+    up.add_argument("--replace-delay", type=SECONDS, default=1.0,
                     help="seconds before a dead replica is replaced (default 1)")
     up.add_argument("--no-breaker", action="store_true",
                     help="disable the circuit breakers (a negative control)")
@@ -61,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     down = sub.add_parser("down", help="stop the stack that `gameday up` started")
     add_state_dir(down)
-    down.add_argument("--timeout", type=_seconds, default=30.0)
+    down.add_argument("--timeout", type=SECONDS, default=30.0)
     down.set_defaults(func=cmd_down)
 
     status = sub.add_parser("status", help="show the running stack's URLs and replicas")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "prometheus"
-JOBS = {"storefront", "payments", "reviews", "stream_runtime", "alarm_evaluator", "locust"}
+JOBS = {"storefront", "payments", "reviews", "stream_runtime", "alarm_evaluator", "saga", "locust"}
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool not installed (apt-get install prometheus); rules unchecked")

@@ -180,6 +180,9 @@ class ExperimentRunner:
             self._rollback()
             self._stop_load_and_settle()
             self.sampler.stop()
+            # one last sample: the timeline ends in the state the steady state after just saw
+            # (a recovery the hypothesis saw between two ticks is then still timed)
+            self.sampler.sample_once()
             self.scheduler.close()
             self._restore_signals(previous)
         return self._finish(run_start, guards)

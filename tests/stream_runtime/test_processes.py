@@ -173,9 +173,11 @@ def test_runtime_process_serves_metrics_and_sigterm_abandons_in_flight_batch(
     finally:
         code = stop_process(proc)
     assert code == 0, log_path.read_text()[-3000:]
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # not the handler's 60 s: it did not wait for it
     eventually(lambda: not _alive(worker_pid), timeout_s=5, what="worker process gone")
-    assert "abandoned" in log_path.read_text()
+    # the handler pool says it abandons the invocation; the poller's own "abandoned" line may
+    # not make it out before the process exits — the redelivery below is what proves it
+    assert "abandoning in-flight invocation" in log_path.read_text()
     # restart (in-process) from the checkpoint file: only the abandoned record comes again
     sc.heal()
     sc.start(checkpoint_file=checkpoint_file)

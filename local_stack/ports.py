@@ -1,15 +1,56 @@
-"""Loopback ports: pick free ones, wait until one answers, tell whether one is still bound."""
+"""Loopback ports: pick free ones, wait until one answers, tell whether one is still bound.
+
+A free port is picked *below* the kernel's ephemeral range, not by binding port 0: a port from
+that range can be taken, between the pick and the bind of the process it is meant for, by any
+process that binds port 0 (a metrics server, another test's pick) or opens an outbound
+connection — seen in CI as a storefront whose payments URL answered from someone's /metrics
+server. Nothing takes a port below the range without asking for it by number.
+"""
 
 from __future__ import annotations
 
+import random
 import socket
+import threading
 import time
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PICK_SPAN = 12000  # pick from [low - PICK_SPAN, low) where low starts the ephemeral range
+
+_rng = random.SystemRandom()
+_handed_out: set[int] = set()
+_lock = threading.Lock()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _bindable(port: int, host: str) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    """A port that was free a moment ago (bind to port 0, read it, release it)."""
+    """A port that was free a moment ago, below the ephemeral range, never handed out twice by
+    this process; falls back to the kernel's pick (bind to port 0) if none is found."""
+    high = _ephemeral_low()
+    low = max(1024, high - PICK_SPAN)
+    with _lock:
+        for _ in range(200):
+            port = _rng.randrange(low, high)
+            if port not in _handed_out and _bindable(port, host):
+                _handed_out.add(port)
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])

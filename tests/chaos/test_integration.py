@@ -106,7 +106,7 @@ def test_sigkilled_cli_faults_end_by_themselves(clean_stack: RunningStack) -> No
     wait_until(lambda: [e for e in stack.events() if e["kind"] == "replaced"
                         and e["process"] == name and e["ts"] > killed_at],
                entry["expires_at"] - time.time() + 20, what=f"{name} to be replaced")
-    assert _replica(stack, name)["alive"]
+    wait_until(lambda: _replica(stack, name)["alive"], 10, what=f"{name} alive in the state file")
     del victim
 
     # the stack's reaper has already closed both entries of the dead CLI (they self-expired)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import requests
 
 from gameday import load_commands
+from local_stack.ports import free_port
 from tests.conftest import REPO, wait_until
 
 pytestmark = pytest.mark.integration
@@ -106,10 +106,6 @@ def test_spike_shape_ends_the_run_itself(stack: Any, tmp_path: Path) -> None:
     assert "Shape test updating to 3 users" in output
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_web_ui_and_gameday_tab(stack: Any, tmp_path: Path) -> None:

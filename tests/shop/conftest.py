@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -22,6 +21,7 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
+from local_stack.ports import free_port
 from reference_app.config import Settings, TableNames
 from reference_app.seed import seed_catalog
 from reference_app.tables import create_tables
@@ -32,10 +32,6 @@ TEST_SECRET = "test-secret-not-for-production-0123456789"
 SEED_PRODUCTS = 30
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def redis_binary() -> str:

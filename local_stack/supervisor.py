@@ -328,3 +328,19 @@ class Supervisor:
                 ],
             }
         return out
+
+
+def read_events(state_dir: Path) -> list[dict[str, Any]]:
+    """The events `Supervisor.event` wrote to `<state_dir>/events.jsonl`, oldest first; a line
+    being written right now (not yet valid JSON) is skipped."""
+    try:
+        lines = (state_dir / "events.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out

@@ -61,10 +61,9 @@ class RunningStack:
         return out
 
     def events(self) -> list[dict[str, Any]]:
-        path = self.state_dir / "events.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        from local_stack.supervisor import read_events
+
+        return read_events(self.state_dir)
 
     def stop(self, timeout_s: float = 30.0) -> int:
         if self.proc.poll() is None:

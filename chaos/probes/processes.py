@@ -3,12 +3,12 @@ the supervisor's events (`<state_dir>/events.jsonl`: died, replacing, replaced, 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import psutil
 
 from chaos.context import ChaosContext
+from local_stack.supervisor import read_events
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -29,17 +29,8 @@ def replicas_alive(ctx: ChaosContext, service: str) -> int:
 def events(ctx: ChaosContext, since: float | None = None, kinds: tuple[str, ...] = (),
            process_prefix: str | None = None) -> list[dict[str, Any]]:
     """Supervisor events, filtered by time, kind and process-name prefix."""
-    path = ctx.state_dir / "events.jsonl"
     out: list[dict[str, Any]] = []
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return out
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line being written right now
+    for event in read_events(ctx.state_dir):
         if since is not None and float(event.get("ts", 0)) < since:
             continue
         if kinds and event.get("kind") not in kinds:

@@ -9,7 +9,6 @@ where the run is (steady state, which method step, which fault is on and for how
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from gameday.run import headline
 from gameday.run.results import ERROR, Check, ExperimentSummary
+from local_stack.supervisor import read_events
 
 log = logging.getLogger("gameday.run.experiment")
 
@@ -113,7 +113,7 @@ class ExperimentPhase:
         if self.runner is None or not isinstance(start, int | float):
             return extra
         series = self.runner.timeline.to_dict()["series"]
-        events = read_events(self.state_dir / "events.jsonl")
+        events = read_events(self.state_dir)
         for key in numbers:
             if not key.startswith("time_to_breaker_open_s["):
                 continue
@@ -164,21 +164,6 @@ class ExperimentPhase:
         step = self.method_steps[done]
         label = step.get("name") or step.get("type")
         return f"method step {done + 1}/{total}: {label}{fault_text}"
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """The supervisor's events (`events.jsonl`), skipping a line being written."""
-    out = []
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return out
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def _jsonable(value: Any) -> Any:

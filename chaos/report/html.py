@@ -9,7 +9,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from chaos.report.svg import Axis, line_panel, state_panel
+from chaos.report.panels import fault_windows, journal_axis, load_panel, signal
+from chaos.report.svg import line_panel, state_panel
 
 CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;
@@ -28,32 +29,20 @@ def _fmt(value: Any) -> str:
 
 
 def _plots(journal: dict[str, Any]) -> list[str]:
-    t0 = journal.get("start_ts", 0.0)
-    t1 = journal.get("end_ts") or t0 + 1
-    axis = Axis(t0, t1)
-    windows = [f["ended"] for f in journal.get("faults", []) if "ended" in f]
-    windows += [dict(f["entry"], start=f["entry"]["started_at"], end=None)
-                for f in journal.get("faults", []) if "entry" in f
-                and not any(w["fault_id"] == f["entry"]["fault_id"] for w in windows)]
-    series = (journal.get("timeline") or {}).get("series", {})
+    axis = journal_axis(journal)
+    windows = fault_windows(journal, include_open=True)
     out = []
-    buckets = (journal.get("load") or {}).get("per_second") or []
-    if buckets:
-        load = {k: [(b["t"] + 0.5, b[k]) for b in buckets]
-                for k in ("ok", "rejected", "client", "errors")}
-        out.append(line_panel("load: requests per second by outcome (rejected = 503/429, "
-                              "errors = 5xx or no answer)", load, axis, windows, "/s"))
-    breakers = {k.split(":", 1)[1]: v for k, v in series.items() if k.startswith("breaker:")}
-    if breakers:
+    load = load_panel(journal, axis, windows, "load: requests per second by outcome "
+                      "(rejected = 503/429, errors = 5xx or no answer)")
+    if load:
+        out.append(load)
+    if breakers := signal(journal, "breaker"):
         out.append(state_panel("circuit breakers", breakers, axis, windows))
-    ages = {k.split(":", 1)[1]: v for k, v in series.items() if k.startswith("iterator_age:")}
-    if ages:
+    if ages := signal(journal, "iterator_age"):
         out.append(line_panel("IteratorAge (s, max over shards)", ages, axis, windows, "s"))
-    alarms = {k.split(":", 1)[1]: v for k, v in series.items() if k.startswith("alarm:")}
-    if alarms:
+    if alarms := signal(journal, "alarm"):
         out.append(state_panel("CloudWatch alarms", alarms, axis, windows))
-    replicas = {k.split(":", 1)[1]: v for k, v in series.items() if k.startswith("replicas:")}
-    if replicas:
+    if replicas := signal(journal, "replicas"):
         out.append(line_panel("replicas alive", replicas, axis, windows))
     return out
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from chaos.report.panels import fault_windows, journal_axis, load_panel, signal
 from chaos.report.svg import WIDTH, Axis, line_panel, state_panel
 from gameday.run import cells
 from gameday.run.results import GameDayResult
@@ -63,27 +64,21 @@ def load_timeline(history: list[tuple[float, int, int]], windows: list[dict[str,
 
 def experiment_panels(journal: dict[str, Any]) -> list[str]:
     """The load panel and the headline signal panel of one experiment's journal."""
-    t0 = journal.get("start_ts", 0.0)
-    axis = Axis(t0, journal.get("end_ts") or t0 + 1)
-    windows = [f["ended"] for f in journal.get("faults", []) if "ended" in f]
-    series = (journal.get("timeline") or {}).get("series", {})
+    axis = journal_axis(journal)
+    windows = fault_windows(journal)
     out = []
-    buckets = (journal.get("load") or {}).get("per_second") or []
-    if buckets:
-        # the same four series (and so colours) as chaos/report/html.py
-        load = {k: [(b["t"] + 0.5, b[k]) for b in buckets]
-                for k in ("ok", "rejected", "client", "errors")}
-        out.append(line_panel("its probe load: requests per second (rejected = 503/429 shed, "
-                              "client = 4xx, errors = 5xx or no answer)", load, axis, windows,
-                              "/s", height=150))
-    for prefix, title, kind in (("breaker:", "circuit breaker", "state"),
-                                ("alarm:", "CloudWatch alarms", "state"),
-                                ("iterator_age:", "IteratorAge (s)", "line"),
-                                ("replicas:", "replicas alive", "line")):
-        chosen = {k.split(":", 1)[1]: v for k, v in series.items() if k.startswith(prefix)}
+    load = load_panel(journal, axis, windows, "its probe load: requests per second (rejected "
+                      "= 503/429 shed, client = 4xx, errors = 5xx or no answer)", height=150)
+    if load:
+        out.append(load)
+    for kind, title, draw in (("breaker", "circuit breaker", "state"),
+                              ("alarm", "CloudWatch alarms", "state"),
+                              ("iterator_age", "IteratorAge (s)", "line"),
+                              ("replicas", "replicas alive", "line")):
+        chosen = signal(journal, kind)
         if not chosen:
             continue
-        if kind == "state":
+        if draw == "state":
             out.append(state_panel(title, chosen, axis, windows))
         else:
             out.append(line_panel(title, chosen, axis, windows, height=130))

@@ -4,7 +4,6 @@ objects), the saga exporter's summary of the tables, and the Prometheus target l
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,18 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from loadtests.prometheus_exporter import build_registry, histogram_buckets
 from local_stack.prometheus_targets import targets_from_state, write_targets
 from local_stack.saga_exporter import SagaSnapshot, summarize
+from tests.locust_unpatched import locust_without_gevent_patch
 
-# Importing Locust monkey-patches the process with gevent unless told not to (as
-# tests/loadtests does).
-_previous = os.environ.get("LOCUST_SKIP_MONKEY_PATCH")
-os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
-try:
+with locust_without_gevent_patch():
     from locust.stats import RequestStats
-finally:
-    if _previous is None:
-        del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
-    else:
-        os.environ["LOCUST_SKIP_MONKEY_PATCH"] = _previous
 
 
 def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gameday import IMPORTED_AT
 from gameday.arg_types import whole_number
 
 if TYPE_CHECKING:
@@ -71,13 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def command_started_at() -> float:
-    """When this process started (the budget counts from the command, imports included)."""
-    try:
-        import psutil
-
-        return float(psutil.Process(os.getpid()).create_time())
-    except Exception:  # noqa: BLE001 - fall back to now
-        return time.time()
+    """When the command started (the budget counts from the command, imports included)."""
+    return IMPORTED_AT
 
 
 def replay_command(args: argparse.Namespace, seed: int) -> str:

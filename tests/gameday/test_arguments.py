@@ -80,3 +80,14 @@ def test_the_game_day_modules_never_import_locust() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_first_request_budget_counts_from_this_command_not_the_shell() -> None:
+    """`bash -c "pip install … && gameday run"` execs its last command, so the process was
+    created when the shell was: the budget must not count what the shell ran before (a fresh
+    clone's install once showed "first request 50 s after the command" for 7 s of game day)."""
+    script = ("import time; from gameday.run_command import command_started_at; "
+              "print(time.time() - command_started_at())")
+    out = subprocess.run(["bash", "-c", f"sleep 3 && exec {sys.executable} -c '{script}'"],
+                         cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    assert 0 <= float(out.stdout) < 3

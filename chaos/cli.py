@@ -264,7 +264,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     if report.tidied:
         print(f"tidied {len(report.tidied)} fault(s) that had already ended at their expiry: "
               + ", ".join(o.fault_id for o in report.tidied))
-    if not (report.undone or report.strays or report.failed):
+    if report.nothing_left:
         print("nothing left to clean up")
     return EXIT_FAILED if report.failed else EXIT_OK
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +54,17 @@ class Fault(ABC):
     # True when the target itself ends the fault at expires_at (SSM flag, supervisor hold);
     # False when only `reap` (run by the stack's reaper) can end it after a CLI died.
     self_expiring: bool = True
-    local_only: bool = False
     uses_aws: bool = True  # undo needs the AWS endpoint (kill-replica only needs files)
 
     @abstractmethod
     def normalize(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validated parameters with defaults filled; ValueError naming the bad one."""
+
+    def reject_unknown(self, params: dict[str, Any], known: Iterable[str]) -> None:
+        """ValueError naming every parameter of `params` not in `known` (for normalize)."""
+        unknown = set(params) - set(known)
+        if unknown:
+            raise ValueError(f"{self.name} does not take {', '.join(sorted(unknown))}")
 
     @abstractmethod
     def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import Any
 
 from chaos.context import ChaosContext
@@ -243,20 +242,3 @@ class KillReplica(kill_replica.KillReplica):
 
 FAULTS = [KillReplica()]
 
-
-def wait_running(ctx: ChaosContext, names: list[str], service: str,
-                 timeout_s: float = 60.0) -> bool:
-    """True once every named container of `service` runs again (for probes and tests)."""
-    client, project = ComposeReplicas()._client(ctx)
-
-    def running() -> bool:
-        states = {replica_name(c): (c.attrs.get("State") or {}).get("Status")
-                  for c in service_containers(client, project, service)}
-        return all(states.get(name) == "running" for name in names)
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if running():
-            return True
-        time.sleep(0.2)
-    return running()

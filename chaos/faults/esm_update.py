@@ -11,7 +11,7 @@ from typing import Any
 
 from chaos.context import ChaosContext
 from chaos.faults.base import Fault, InjectionFailed, as_list
-from chaos.faults.lambda_lookup import function_candidates, mappings_of
+from chaos.faults.lambda_lookup import function_candidates, mappings_of, onfailure_arn
 from chaos.ledger import Entry
 
 SETTINGS = {
@@ -30,14 +30,13 @@ def _readback(mapping: dict[str, Any], key: str) -> Any:
     if key == "Enabled":
         return mapping.get("State") in ("Enabled", "Enabling", "Updating")
     if key == "DestinationConfig":
-        return ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-            "Destination")
+        return onfailure_arn(mapping.get("DestinationConfig"))
     return mapping.get(key, SETTINGS[key])
 
 
 def _wanted(key: str, value: Any) -> Any:
     if key == "DestinationConfig":
-        return ((value or {}).get("OnFailure") or {}).get("Destination")
+        return onfailure_arn(value)
     return value
 
 
@@ -56,9 +55,7 @@ class EsmUpdate(Fault):
         bad = set(settings) - set(SETTINGS)
         if bad:
             raise ValueError(f"esm-update cannot change {sorted(bad)} (can: {sorted(SETTINGS)})")
-        unknown = set(params) - {"function", "settings"}
-        if unknown:
-            raise ValueError(f"esm-update does not take {', '.join(sorted(unknown))}")
+        self.reject_unknown(params, {"function", "settings"})
         return {"function": functions, "settings": settings}
 
     def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:

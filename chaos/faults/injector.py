@@ -177,7 +177,7 @@ class Injector:
         no_stack = not self.ctx.reload()
         return no_stack and isinstance(exc, EndpointConnectionError | UnsafeTarget)
 
-    def cleanup(self, sweep_strays: bool = True) -> CleanupReport:
+    def cleanup(self) -> CleanupReport:
         """Undo every active fault; tidy the expired ones; delete stray SSM flags."""
         report = CleanupReport()
         for entry in self.ledger.active():
@@ -187,7 +187,7 @@ class Injector:
             if outcome.status == "expired" and not entry.undo.get("self_expiring", True):
                 bucket = report.undone  # it was still in effect: really undone now
             bucket.append(outcome)
-        if sweep_strays and self.ctx.has_stack:
+        if self.ctx.has_stack:
             report.strays = self._sweep_strays()
         return report
 

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ import psutil
 from chaos.context import ChaosContext
 from chaos.faults.base import Fault, InjectionFailed, poll
 from chaos.ledger import Entry
+from chaos.probes.processes import pid_alive
+from local_stack.state import write_json_atomic
 
 log = logging.getLogger("chaos.faults.kill_replica")
 
@@ -40,34 +41,16 @@ def _read_hold(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _write_hold(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 class KillReplica(Fault):
     name = "kill-replica"
     summary = "SIGKILL replicas of a service; held down for the duration (supervisor hold)"
-    local_only = True
     uses_aws = False
 
     def normalize(self, params: dict[str, Any]) -> dict[str, Any]:
         service = params.get("service")
         if service not in SERVICES:
             raise ValueError(f"kill-replica needs service in {SERVICES}, got {service!r}")
-        unknown = set(params) - {"service"}
-        if unknown:
-            raise ValueError(f"kill-replica does not take {', '.join(sorted(unknown))}")
+        self.reject_unknown(params, {"service"})
         return {"service": service}
 
     def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:
@@ -105,7 +88,7 @@ class KillReplica(Fault):
         hold = _read_hold(path)
         ids = [i for i in hold.get("fault_ids", []) if i != entry.fault_id] + [entry.fault_id]
         until = max(float(hold.get("until", 0) or 0), entry.expires_at)
-        _write_hold(path, {"until": until, "fault_ids": ids})
+        write_json_atomic(path, {"until": until, "fault_ids": ids})
         supervisor = ctx.state.get("supervisor_pid")
         for name, pid in entry.undo["pids"].items():
             try:
@@ -122,7 +105,7 @@ class KillReplica(Fault):
 
     def verify(self, ctx: ChaosContext, entry: Entry) -> None:
         for name, pid in entry.undo["pids"].items():
-            if not poll(lambda p=pid: _gone(p), timeout_s=5.0):
+            if not poll(lambda p=pid: not pid_alive(p), timeout_s=5.0):
                 raise InjectionFailed(f"{name} (pid {pid}) still alive 5 s after SIGKILL")
         if not Path(entry.undo["hold"]).exists() and time.time() < entry.expires_at:
             raise InjectionFailed(f"hold {entry.undo['hold']} vanished")
@@ -134,7 +117,7 @@ class KillReplica(Fault):
             return f"hold {path.name} already gone; replicas are being replaced"
         others = [i for i in hold.get("fault_ids", []) if i != entry.fault_id]
         if others:
-            _write_hold(path, {**hold, "fault_ids": others})
+            write_json_atomic(path, {**hold, "fault_ids": others})
             return f"hold {path.name} kept for {', '.join(others)}"
         path.unlink(missing_ok=True)
         return f"removed hold {path.name}; the supervisor replaces {', '.join(entry.targets)}"

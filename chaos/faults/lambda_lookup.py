@@ -38,3 +38,8 @@ def mappings_of(ctx: ChaosContext, function: str) -> list[dict[str, Any]]:
     ):
         out += page.get("EventSourceMappings", [])
     return out
+
+
+def onfailure_arn(destination_config: dict[str, Any] | None) -> str | None:
+    """The OnFailure destination ARN in a mapping's DestinationConfig, if there is one."""
+    return ((destination_config or {}).get("OnFailure") or {}).get("Destination")

@@ -50,9 +50,7 @@ class RemoveAlarm(Fault):
         mode = params.get("mode", "delete")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        unknown = set(params) - {"alarm", "mode"}
-        if unknown:
-            raise ValueError(f"remove-alarm does not take {', '.join(sorted(unknown))}")
+        self.reject_unknown(params, {"alarm", "mode"})
         return {"alarm": names, "mode": mode}
 
     def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:

@@ -70,10 +70,8 @@ class SsmFlagFault(Fault):
             if self.kind != "lambda":
                 raise ValueError("match applies to Lambda faults only")
             out["match"] = {"field": str(field), "equals": str(equals)}
-        unknown = set(params) - {"rate", "function", "service", "delay_ms", "exception",
-                                 "status", "tables", "match_field", "match_equals", "match"}
-        if unknown:
-            raise ValueError(f"{self.name} does not take {', '.join(sorted(unknown))}")
+        self.reject_unknown(params, {"rate", "function", "service", "delay_ms", "exception",
+                                     "status", "tables", "match_field", "match_equals", "match"})
         return out
 
     def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:

@@ -28,9 +28,7 @@ class ThrottleStream(Fault):
     self_expiring = False
 
     def normalize(self, params: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(params) - {"function"}
-        if unknown:
-            raise ValueError(f"throttle-stream does not take {', '.join(sorted(unknown))}")
+        self.reject_unknown(params, {"function"})
         return {"function": as_list(params.get("function"))}
 
     def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:

@@ -24,10 +24,6 @@ class RequestRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @property
-    def failed(self) -> bool:
-        return self.status == 0 or self.status >= 500
-
 
 class Recorder:
     """Thread-safe append-only list of records."""

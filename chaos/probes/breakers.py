@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -74,13 +75,28 @@ def worst(states: list[str]) -> str | None:
     return states[0] if states else None
 
 
+def resolve(ctx: ChaosContext, dependencies: list[str], admin_states: dict[str, str]
+            ) -> Iterator[tuple[str, str | None]]:
+    """(dependency, state) for each dependency in order: the admin endpoint's state
+    (`admin_states`: from_admin's answer, {} if it failed), else the worst state over the
+    replicas' gauges. The replicas are scraped at most once, when the first dependency missing
+    from `admin_states` comes up (lazily, so a failing scrape still leaves the states yielded
+    before it)."""
+    per_replica: dict[str, dict[str, str]] | None = None
+    for dependency in dependencies:
+        if dependency in admin_states:
+            yield dependency, admin_states[dependency]
+            continue
+        if per_replica is None:
+            per_replica = from_metrics(ctx)
+        yield dependency, worst([s[dependency] for s in per_replica.values() if dependency in s])
+
+
 def breaker_state(ctx: ChaosContext, dependency: str) -> str | None:
     """The dependency's breaker state (admin endpoint; replica metrics if that fails)."""
     try:
         states = from_admin(ctx)
-        if dependency in states:
-            return states[dependency]
     except (requests.RequestException, ValueError, KeyError):
-        pass
-    per_replica = from_metrics(ctx)
-    return worst([s[dependency] for s in per_replica.values() if dependency in s])
+        states = {}
+    [(_, state)] = resolve(ctx, [dependency], states)
+    return state

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,6 @@ class ProbeEnv:
     vars: dict[str, Any] = field(default_factory=dict)
     faults: list[FaultWindow] = field(default_factory=list)
     started_at: float = 0.0
-    stop: threading.Event = field(default_factory=threading.Event)
 
     def first_fault_start(self) -> float | None:
         return min((f.start for f in self.faults if f.role == "fault"), default=None)

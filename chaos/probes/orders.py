@@ -4,7 +4,6 @@ table (DynamoDB scan, the public data model) to count orders per owner — the d
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -40,7 +39,7 @@ def order_status(storefront: str, order: PlacedOrder, timeout_s: float = 3.0) ->
 
 
 def settle(storefront: str, orders: list[PlacedOrder], timeout_s: float,
-           stop: threading.Event | None = None, interval_s: float = 1.0) -> dict[str, int]:
+           interval_s: float = 1.0) -> dict[str, int]:
     """Poll every non-terminal order until all are terminal or `timeout_s` passes; returns
     counts by status (None → "UNKNOWN")."""
     deadline = time.monotonic() + timeout_s
@@ -53,10 +52,7 @@ def settle(storefront: str, orders: list[PlacedOrder], timeout_s: float,
                 log.debug("order %s: %s", order.order_id, exc)
         if all(o.status in TERMINAL for o in orders) or time.monotonic() >= deadline:
             break
-        if stop is not None and stop.wait(interval_s):
-            break
-        if stop is None:
-            time.sleep(interval_s)
+        time.sleep(interval_s)
     return dict(Counter(o.status or "UNKNOWN" for o in orders))
 
 

@@ -8,14 +8,13 @@ import json
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.faults.lambda_lookup import mappings_of
+from chaos.faults.lambda_lookup import mappings_of, onfailure_arn
 
 
 def onfailure_queue_url(ctx: ChaosContext, function: str) -> str | None:
     """The SQS URL of the function's OnFailure destination, if it has one."""
     for mapping in mappings_of(ctx, function):
-        arn = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-            "Destination")
+        arn = onfailure_arn(mapping.get("DestinationConfig"))
         if arn and arn.startswith("arn:aws:sqs:"):
             parts = arn.split(":")
             return ctx.client("sqs").get_queue_url(QueueName=parts[5],

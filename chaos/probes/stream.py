@@ -15,12 +15,12 @@ RECORDS = "stream_runtime_records_total"
 def metrics_url(ctx: ChaosContext) -> str:
     """`urls.stream_runtime_metrics` from the state file, else the stream runtime replica's
     own port."""
-    url = ctx.metrics_url("stream_runtime") or ctx.metrics_url("stream-runtime")
+    url = ctx.metrics_url("stream-runtime")
     if url:
         return url
-    for replica in ctx.replicas("stream-runtime"):
-        if replica.get("port"):
-            return f"http://127.0.0.1:{replica['port']}/metrics"
+    replica_urls = ctx.replica_metrics_urls("stream-runtime")
+    if replica_urls:
+        return replica_urls[0]
     raise KeyError("no stream runtime metrics URL in the state file")
 
 

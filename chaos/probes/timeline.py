@@ -87,11 +87,7 @@ class Sampler:
             states = breakers.from_admin(self.ctx)
         except Exception:  # noqa: BLE001 - fall back to the replicas' gauges
             states = {}
-        for dep in self.breaker_deps:
-            state = states.get(dep)
-            if state is None:
-                per_replica = breakers.from_metrics(self.ctx)
-                state = breakers.worst([s[dep] for s in per_replica.values() if dep in s])
+        for dep, state in breakers.resolve(self.ctx, self.breaker_deps, states):
             self.timeline.add(f"breaker:{dep}", t, state)
 
     def _alarms(self, t: float) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 
-def render(journal: dict[str, Any]) -> str:
+def suite(journal: dict[str, Any]) -> ET.Element:
+    """The run's <testsuite> element (the game day's report gathers them in <testsuites>)."""
     verdicts = journal.get("verdicts", [])
     variant = journal.get("variant", "experiment")
     title = (journal.get("experiment") or {}).get("title", "chaos run")
-    suite = ET.Element("testsuite", {
+    root = ET.Element("testsuite", {
         "name": f"{title} [{variant}]",
         "tests": str(len(verdicts)),
         "failures": str(sum(1 for v in verdicts if not v["passed"])),
@@ -21,12 +22,12 @@ def render(journal: dict[str, Any]) -> str:
         "time": f"{journal.get('duration', 0):.3f}",
         "timestamp": str(journal.get("start", "")),
     })
-    props = ET.SubElement(suite, "properties")
+    props = ET.SubElement(root, "properties")
     for key in ("run_id", "seed", "variant", "outcome"):
         ET.SubElement(props, "property", {"name": key, "value": str(journal.get(key))})
     classname = f"chaos.{variant}.{title}".replace(" ", "_")
     for v in verdicts:
-        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": v["title"]})
+        case = ET.SubElement(root, "testcase", {"classname": classname, "name": v["title"]})
         observed = json.dumps(v["observed"], default=str)
         if not v["passed"]:
             failure = ET.SubElement(case, "failure", {
@@ -35,10 +36,15 @@ def render(journal: dict[str, Any]) -> str:
         else:
             ET.SubElement(case, "system-out").text = f"observed {observed[:300]}"
     if journal.get("outcome") in ("error", "interrupted"):
-        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": "run"})
+        case = ET.SubElement(root, "testcase", {"classname": classname, "name": "run"})
         ET.SubElement(case, "error", {"message": journal.get("reason") or journal["outcome"]})
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
+    return root
+
+
+def render(journal: dict[str, Any]) -> str:
+    element = suite(journal)
+    ET.indent(element)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(element, encoding="unicode")
 
 
 def write_junit(journal: dict[str, Any], path: Path) -> Path:

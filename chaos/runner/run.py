@@ -124,7 +124,7 @@ class ExperimentRunner:
         self.out_dir = self.options.out_dir or (ctx.state_dir / "runs" / self.run_id)
         self.abort = threading.Event()
         self.interrupted = False
-        self.env = ProbeEnv(ctx=ctx, started_at=time.time(), stop=self.abort)
+        self.env = ProbeEnv(ctx=ctx, started_at=time.time())
         self.injector = Injector(ctx)
         self.journal = Journal(self.run_id, self.data, self.variant, self.seed)
         self.timeline = Timeline()

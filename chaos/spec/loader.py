@@ -9,9 +9,8 @@ itself (its normalize()), all pointing at the offending node.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from chaos.durations import parse_duration
+from chaos.runner.variables import has_references
 from chaos.spec.schema import EXPERIMENT_SCHEMA
 
 PathT = tuple[str | int, ...]
@@ -50,14 +49,10 @@ class Experiment:
 
     path: Path
     data: dict[str, Any]
-    positions: dict[PathT, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @property
     def title(self) -> str:
         return str(self.data["title"])
-
-    def section(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
 
 
 def format_path(path: PathT) -> str:
@@ -195,7 +190,7 @@ def _semantic_errors(data: dict[str, Any], positions: _Positions, name: str
                           f"(known: {', '.join(sorted(FAULTS))})")
                 continue
             params = step.get("params") or {}
-            if "${" in json.dumps(params, default=str):
+            if has_references(params):
                 continue  # filled in at run time
             try:
                 fault.normalize(dict(params))
@@ -243,7 +238,7 @@ def load_text(text: str, name: str = "<experiment>") -> Experiment:
         errors += list(_semantic_errors(data, positions, name))
     if errors:
         raise InvalidExperiment(errors)
-    return Experiment(path=Path(name), data=data, positions=positions.values)
+    return Experiment(path=Path(name), data=data)
 
 
 def load_file(path: str | Path) -> Experiment:
@@ -255,8 +250,3 @@ def load_file(path: str | Path) -> Experiment:
     experiment = load_text(text, str(path))
     experiment.path = path
     return experiment
-
-
-def durations_of(step: dict[str, Any], *keys: str) -> dict[str, float]:
-    """The step's duration fields in seconds (validated already)."""
-    return {k: parse_duration(step[k]) for k in keys if k in step}

@@ -35,6 +35,16 @@ def locustfile_path() -> Path:
     return LOCUSTFILE
 
 
+def locust_env() -> dict[str, str]:
+    """The environment of a Locust child: ours without LOCUST_SKIP_MONKEY_PATCH (Locust needs
+    gevent's patches to run load), the installed packages' root first on PYTHONPATH."""
+    env = dict(os.environ)
+    env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
+    package_root = str(locustfile_path().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def _checked(parser_name: str, option: str) -> Callable[[str], str]:
     """argparse type: validate a gate now (clear error naming the option), pass the text on."""
 
@@ -146,12 +156,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     out = (args.out or Path("reports") / time.strftime("load-%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     argv = build_locust_argv(args, host, out)
-    env = dict(os.environ)
-    env.pop("LOCUST_SKIP_MONKEY_PATCH", None)  # Locust needs gevent's patches to run load
-    package_root = str(locustfile_path().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     print(f"gameday load: {host}, reports in {out}", flush=True)
-    proc = subprocess.Popen(argv, env=env)
+    proc = subprocess.Popen(argv, env=locust_env())
     try:
         code = proc.wait()
     except KeyboardInterrupt:

@@ -215,21 +215,14 @@ def serve(app_spec: str, port: int, host: str = "0.0.0.0", threads: int = 8) -> 
     """One replica on host:port (waitress, the settings of local_stack.replica)."""
     import waitress
 
-    from local_stack.replica import load_app
+    from local_stack.replica import WAITRESS_OPTIONS, exit_on_signals, load_app
 
     os.environ.setdefault("SHOP_REPLICA_ID", socket.gethostname())
     app = load_app(app_spec)
-
-    def _stop(signum: int, _frame: Any) -> None:
-        log.info("signal %s: stopping %s", signum, app_spec)
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    exit_on_signals(log, app_spec)
     log.info("serving %s on %s:%d (replica %s)", app_spec, host, port,
              os.environ["SHOP_REPLICA_ID"])
-    waitress.serve(app, host=host, port=port, threads=threads, connection_limit=1000,
-                   channel_timeout=30, ident=None, _quiet=True)
+    waitress.serve(app, host=host, port=port, threads=threads, **WAITRESS_OPTIONS)
     return 0
 
 
@@ -304,14 +297,11 @@ def queue_url(name: str, wait_s: float = 120.0) -> str:
             time.sleep(1)
 
 
-def deployment_missing(settings: Any) -> bool:
+def deployment_missing(ddb: Any, orders_table: str) -> bool:
     """True when the emulator has lost the tables (its container was restarted: moto keeps
-    everything in memory)."""
-    from reference_app import aws
-
-    ddb = aws.client("dynamodb", settings)
+    everything in memory): `ddb`, a DynamoDB client, finds no `orders_table`."""
     try:
-        ddb.describe_table(TableName=settings.tables.orders)
+        ddb.describe_table(TableName=orders_table)
     except ddb.exceptions.ResourceNotFoundException:
         return True
     return False
@@ -324,9 +314,11 @@ def run_chores(heartbeat_interval_s: float, state_dir: Path,
     (a restarted `aws` container would otherwise leave the shop without tables)."""
     from local_stack.chores import StackChores
     from local_stack.shop_deploy import ON_FAILURE_QUEUE
+    from reference_app import aws
 
     settings = _settings()
     chores = StackChores(state_dir, settings, queue_url(ON_FAILURE_QUEUE), heartbeat_interval_s)
+    ddb = aws.client("dynamodb", settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -334,7 +326,7 @@ def run_chores(heartbeat_interval_s: float, state_dir: Path,
     log.info("chores running (heartbeat every %g s)", heartbeat_interval_s)
     while not stop.wait(redeploy_check_s):
         try:
-            if deployment_missing(settings):
+            if deployment_missing(ddb, settings.tables.orders):
                 log.warning("the AWS emulator lost its tables (restarted?): deploying again; "
                             "the shop's data is gone")
                 deploy_stack()

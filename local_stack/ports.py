@@ -31,8 +31,10 @@ def _ephemeral_low() -> int:
         return 32768  # Linux's default
 
 
-def _bindable(port: int, host: str) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def bindable(port: int, host: str = LOOPBACK, kind: int = socket.SOCK_STREAM) -> bool:
+    """True when a socket of `kind` (SOCK_STREAM: TCP, SOCK_DGRAM: UDP) can bind host:port,
+    i.e. nothing holds it."""
+    with socket.socket(socket.AF_INET, kind) as sock:
         try:
             sock.bind((host, port))
         except OSError:
@@ -48,7 +50,7 @@ def free_port(host: str = LOOPBACK) -> int:
     with _lock:
         for _ in range(200):
             port = _rng.randrange(low, high)
-            if port not in _handed_out and _bindable(port, host):
+            if port not in _handed_out and bindable(port, host):
                 _handed_out.add(port)
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -24,6 +24,10 @@ from local_stack.ports import LOOPBACK, check_loopback
 
 log = logging.getLogger("local_stack.replica")
 
+# waitress settings of every shop replica (local_stack.compose's `serve` uses them too)
+WAITRESS_OPTIONS: dict[str, Any] = {"connection_limit": 1000, "channel_timeout": 30,
+                                    "ident": None, "_quiet": True}
+
 
 def load_app(spec: str) -> Callable[..., Any]:
     """Import `module:factory` and call the factory to get the WSGI app."""
@@ -45,6 +49,17 @@ def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def exit_on_signals(logger: logging.Logger, what: str) -> None:
+    """SIGTERM and SIGINT log "stopping <what>" and exit 0 (SystemExit out of waitress)."""
+
+    def _stop(signum: int, _frame: Any) -> None:
+        logger.info("signal %s: stopping %s", signum, what)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", required=True, help="module:factory of the WSGI app")
@@ -62,23 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     entry = listening_socket(args.host, args.entry_port, reuse_port=True)
     own = listening_socket(args.host, args.port, reuse_port=False)
 
-    def _stop(signum: int, _frame: Any) -> None:
-        log.info("signal %s: stopping replica on port %s", signum, args.port)
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    exit_on_signals(log, f"replica on port {args.port}")
     log.info("serving %s on entry port %s and own port %s", args.app, args.entry_port, args.port)
     try:
-        waitress.serve(
-            app,
-            sockets=[entry, own],
-            threads=args.threads,
-            connection_limit=1000,
-            channel_timeout=30,
-            ident=None,
-            _quiet=True,
-        )
+        waitress.serve(app, sockets=[entry, own], threads=args.threads, **WAITRESS_OPTIONS)
     finally:
         entry.close()
         own.close()

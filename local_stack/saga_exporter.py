@@ -69,16 +69,11 @@ class SagaSnapshot:
         return sum(self.orders.get(status, 0) for status in IN_FLIGHT)
 
 
-def _epoch_s(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value / 1000.0 if value > 1e11 else float(value)
-
-
 def summarize(orders: Iterable[dict[str, Any]], product_rows: Iterable[dict[str, Any]],
               now: float | None = None) -> SagaSnapshot:
     """The snapshot of deserialised order items and products-table rows (product rows and
     `<order_id>#SUB` / `#ADD` stock event rows); heartbeat rows are skipped."""
+    from reference_app.ddb import epoch_s
     from reference_app.heartbeat import is_heartbeat
 
     now = time.time() if now is None else now
@@ -96,7 +91,7 @@ def summarize(orders: Iterable[dict[str, Any]], product_rows: Iterable[dict[str,
         if status == "CANCELLED":
             reasons[str(order.get("CancelReason") or "unknown")] += 1
         if status in IN_FLIGHT:
-            created = _epoch_s(order.get("CreatedAt"))
+            created = epoch_s(order.get("CreatedAt"))
             if created is not None:
                 oldest = created if oldest is None else min(oldest, created)
     snap.oldest_in_flight_age_s = max(0.0, now - oldest) if oldest is not None else 0.0
@@ -128,19 +123,6 @@ def summarize(orders: Iterable[dict[str, Any]], product_rows: Iterable[dict[str,
     return snap
 
 
-def _scan(client: Any, table: str) -> Iterator[dict[str, Any]]:
-    from reference_app.ddb import from_item
-
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        page = client.scan(**kwargs)
-        for raw in page.get("Items", []):
-            yield from_item(raw) or {}
-        if not page.get("LastEvaluatedKey"):
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 class SagaExporter(Collector):
     """Scans in a background thread; `collect` serves the last snapshot."""
 
@@ -158,13 +140,14 @@ class SagaExporter(Collector):
     def scan_once(self) -> SagaSnapshot:
         """Scan the tables now and keep the result."""
         from reference_app import aws
+        from reference_app.ddb import scan_items
 
         if self._client is None:
             self._client = aws.client("dynamodb", self.settings)
         t0 = time.monotonic()
         tables = self.settings.tables
-        orders = list(_scan(self._client, tables.orders))
-        products = list(_scan(self._client, tables.products))
+        orders = list(scan_items(self._client, tables.orders))
+        products = list(scan_items(self._client, tables.products))
         snapshot = summarize(orders, products)
         self.scan_duration_s = time.monotonic() - t0
         self.snapshot = snapshot

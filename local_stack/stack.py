@@ -24,6 +24,7 @@ from local_stack.ports import LOOPBACK, free_port, is_port_bound
 from local_stack.redis_server import find_redis_binary, redis_argv
 from local_stack.shop_deploy import ON_FAILURE_QUEUE, MappingSettings, deploy
 from local_stack.state import state_path, write_state
+from local_stack.stream_runtime.metrics import HANDLER_METRICS_ENV
 from local_stack.supervisor import ProcessSpec, Supervisor
 
 log = logging.getLogger("local_stack.stack")
@@ -223,7 +224,7 @@ class LocalStack:
             "stream-runtime-1",
             self._python("-m", "local_stack.stream_runtime", "--metrics-port", str(runtime_port),
                          "--checkpoint-file", str(self.state_dir / "stream-checkpoints.json")),
-            {**base_env, "STREAM_RUNTIME_HANDLER_METRICS_DIR": str(handler_metrics)},
+            {**base_env, HANDLER_METRICS_ENV: str(handler_metrics)},
             self._logs() / "stream-runtime-1.log", port=runtime_port,
         )], restart=True, timeout_s=cfg.start_timeout_s)
         on_failure_url = deployment.queues[ON_FAILURE_QUEUE]

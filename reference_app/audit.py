@@ -32,13 +32,12 @@ import logging
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reference_app.aws import dynamodb_client
 from reference_app.config import Settings
-from reference_app.ddb import from_item
+from reference_app.ddb import epoch_s, scan_items
 from reference_app.heartbeat import is_heartbeat
 
 log = logging.getLogger(__name__)
@@ -111,26 +110,8 @@ class AuditReport:
         return self.render_text()
 
 
-def _scan(ddb: Any, table: str) -> Iterator[dict[str, Any]]:
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kwargs)
-        for raw in page.get("Items", []):
-            yield from_item(raw) or {}
-        if not page.get("LastEvaluatedKey"):
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _epoch_s(value: Any) -> float | None:
-    """Epoch seconds from a stored timestamp (seconds or milliseconds)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value / 1000.0 if value > 1e11 else float(value)
-
-
 def _age_s(value: Any, now: float) -> float | None:
-    at = _epoch_s(value)
+    at = epoch_s(value)
     return None if at is None else max(0.0, now - at)
 
 
@@ -329,11 +310,14 @@ def audit(settings: Settings, grace_s: float = DEFAULT_GRACE_S, now: float | Non
     """Read the shop's tables and reconcile them (see the module docstring for the checks)."""
     ddb = ddb or dynamodb_client(settings)
     names = settings.tables
+    orders, products, payments, carts = (
+        list(scan_items(ddb, table, ConsistentRead=True))
+        for table in (names.orders, names.products, names.payments, names.carts))
     report = _Auditor(
-        orders=[o for o in _scan(ddb, names.orders) if not is_heartbeat(o)],
-        products=list(_scan(ddb, names.products)),
-        payments=[p for p in _scan(ddb, names.payments) if not is_heartbeat(p)],
-        carts=list(_scan(ddb, names.carts)),
+        orders=[o for o in orders if not is_heartbeat(o)],
+        products=products,
+        payments=[p for p in payments if not is_heartbeat(p)],
+        carts=carts,
         grace_s=grace_s,
         now=time.time() if now is None else now,
     ).run()

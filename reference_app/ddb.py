@@ -1,4 +1,5 @@
-"""DynamoDB helpers: plain-Python <-> attribute-value conversion and error classification.
+"""DynamoDB helpers: plain-Python <-> attribute-value conversion, a paginated scan, stored
+timestamps as epoch seconds, and error classification.
 
 Numbers come back from DynamoDB as Decimal; the shop only stores integers (cents, counts,
 versions, epoch seconds/ms), so they are turned into int here (a non-integral value stays a
@@ -7,6 +8,7 @@ float).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +46,27 @@ def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
     return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def scan_items(client: Any, table: str, **extra: Any) -> Iterator[dict[str, Any]]:
+    """Every item of `table` as a Python dict, page after page (`extra`: more Scan parameters,
+    e.g. ConsistentRead=True)."""
+    kwargs: dict[str, Any] = {"TableName": table, **extra}
+    while True:
+        page = client.scan(**kwargs)
+        for raw in page.get("Items", []):
+            yield from_item(raw) or {}
+        if not page.get("LastEvaluatedKey"):
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def epoch_s(value: Any) -> float | None:
+    """Epoch seconds from a stored timestamp (seconds or milliseconds); None when it is not a
+    number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value / 1000.0 if value > 1e11 else float(value)
 
 
 def error_code(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gameday.run.headline import keyed
 from gameday.run.results import Budget, ExperimentSummary
 
 FIRST_REQUEST_GOAL_S = 20.0
@@ -26,12 +27,9 @@ DEFAULT_RESET_TIMEOUT_S = 5.0
 
 
 def _number(exp: ExperimentSummary, prefix: str) -> list[tuple[str, float | None]]:
-    out = []
-    for key, value in exp.numbers.items():
-        if key.startswith(prefix + "[") and key.endswith("]"):
-            out.append((key[len(prefix) + 1:-1],
-                        float(value) if isinstance(value, int | float) else None))
-    return sorted(out)
+    """[(what, seconds or None)] for the experiment's numbers named `prefix[what]`."""
+    return [(what, float(value) if isinstance(value, int | float) else None)
+            for what, value in keyed(exp.numbers, prefix)]
 
 
 def compute(experiments: list[ExperimentSummary], *, first_request_s: float | None,

@@ -12,8 +12,7 @@ from typing import Any
 from chaos.durations import parse_duration
 
 # seconds, typical on a shared 2-core machine (bench/gameday_budgets.py)
-PHASES_S = {"preflight": 1.0, "stack": 18.0, "warm-up": 6.0, "teardown": 10.0,
-            "report": 2.0}
+PHASES_S = {"stack": 18.0, "warm-up": 6.0, "teardown": 10.0}
 EXPERIMENTS_S = {
     "inventory-lambda-errors": 45.0,
     "inventory-throttled": 40.0,

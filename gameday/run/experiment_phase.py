@@ -114,10 +114,7 @@ class ExperimentPhase:
             return extra
         series = self.runner.timeline.to_dict()["series"]
         events = read_events(self.state_dir)
-        for key in numbers:
-            if not key.startswith("time_to_breaker_open_s["):
-                continue
-            dep = key[len("time_to_breaker_open_s["):-1]
+        for dep, _ in headline.keyed(numbers, "time_to_breaker_open_s"):
             back = headline.returned_at(events, dep, float(start))
             if back is None:
                 continue

@@ -22,7 +22,7 @@ RECOVERY_KEYS = (("time_to_breaker_closed_s", "{} breaker closed"),
                  ("time_to_alarm_ok_s", "{} OK"))
 
 
-def _keyed(numbers: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
+def keyed(numbers: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
     """[(what, value)] for numbers named `prefix[what]`."""
     out = []
     for key, value in numbers.items():
@@ -40,7 +40,7 @@ def detection(numbers: dict[str, Any]) -> Timing | None:
     seconds None when the experiment watched for one and it never came; None when it watched
     for none."""
     for prefix, label in DETECTION_KEYS:
-        found = _keyed(numbers, prefix)
+        found = keyed(numbers, prefix)
         if not found:
             continue
         seen = [(v, what) for what, v in found if isinstance(v, int | float)]
@@ -55,7 +55,7 @@ def recovery(numbers: dict[str, Any]) -> Timing | None:
     """How long after the fault ended the shop was back (breaker closed, backlog drained,
     replica replaced), first kind that applies; seconds None when it never was."""
     for prefix, label in RECOVERY_KEYS:
-        found = _keyed(numbers, prefix)
+        found = keyed(numbers, prefix)
         if not found:
             continue
         seen = [(v, what) for what, v in found if isinstance(v, int | float)]

@@ -14,12 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from gameday.load_commands import locustfile_path
-from gameday.run.stack_process import die_with_parent
+from gameday.load_commands import locust_env, locustfile_path
+from local_stack.supervisor import die_with_parent
 
 log = logging.getLogger("gameday.run.locust")
 
@@ -49,21 +48,13 @@ class LocustProcess:
         self.argv = argv
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
-        self.started_at: float | None = None
-        self.exit_code: int | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env.pop("LOCUST_SKIP_MONKEY_PATCH", None)  # Locust needs gevent's patches to run load
-        package_root = str(locustfile_path().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH"))
-                                            if p)
         with self.log_path.open("ab") as log_file:
             self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, our interpreter
                 self.argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=die_with_parent, env=env)
-        self.started_at = time.time()
+                start_new_session=True, preexec_fn=die_with_parent, env=locust_env())
         log.info("locust started (pid %s): %s", self.proc.pid, " ".join(self.argv))
 
     def running(self) -> bool:
@@ -84,8 +75,7 @@ class LocustProcess:
                 log.warning("locust did not stop within %.0f s; killing it", timeout_s)
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
-        self.exit_code = self.proc.returncode
-        return self.exit_code
+        return self.proc.returncode
 
     def log_tail(self, chars: int = 2000) -> str:
         try:

@@ -159,8 +159,7 @@ class GameDay:
         self.result.stack["command"] = " ".join(["gameday", *self.stack.argv[3:]])
         self.result.stack["state_dir"] = str(self.state_dir)
         state = self.stack.start(stop=self.stop)
-        self.result.stack["ready_after_s"] = state.get("ready_after_s")
-        self.result.stack.update(self.stack.snapshot.to_dict())
+        self.result.stack.update(self.stack.snapshot.to_dict())  # ready_after_s included
         storefront = state["urls"]["storefront"]
         served = self.stack.first_served_at or first_request(storefront, stop=self.stop)
         self._check_stop()

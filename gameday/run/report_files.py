@@ -49,18 +49,17 @@ def fault_windows(result: GameDayResult) -> list[dict[str, Any]]:
     return out
 
 
-def junit(result: GameDayResult, report_dir: Path) -> str:
-    """One <testsuites>: the experiments' own suites (their checks) and a `gameday` suite."""
-    from chaos.report.junit import render as render_suite
+def junit(result: GameDayResult, journals: dict[str, dict[str, Any] | None]) -> str:
+    """One <testsuites>: the experiments' own suites (their checks, from `journals`: each
+    experiment's journal by name, None when unreadable) and a `gameday` suite."""
+    from chaos.report.junit import suite as experiment_suite
 
     root = ET.Element("testsuites", {"name": "gameday run",
                                      "time": f"{result.duration_s or 0:.3f}"})
     for exp in result.experiments:
-        journal = read_journal(report_dir, exp.files.get("journal"))
+        journal = journals.get(exp.name)
         if journal is not None:
-            text = render_suite(journal)
-            root.append(ET.fromstring(text[text.find("?>") + 2:] if text.startswith("<?xml")
-                                      else text))
+            root.append(experiment_suite(journal))
             continue
         suite = ET.SubElement(root, "testsuite", {"name": f"{exp.title} [experiment]",
                                                   "tests": "1", "failures": "0",
@@ -98,9 +97,11 @@ def write_report(result: GameDayResult, report_dir: Path) -> Path:
     """Write index.html, summary.json, junit.xml and summary.svg; the index's path."""
     report_dir.mkdir(parents=True, exist_ok=True)
     history = headline.read_locust_history(report_dir / "load" / "locust_stats_history.csv")
+    journals = {exp.name: read_journal(report_dir, exp.files.get("journal"))
+                for exp in result.experiments}
     panels: dict[str, list[str]] = {}
     for exp in result.experiments:
-        journal = read_journal(report_dir, exp.files.get("journal"))
+        journal = journals[exp.name]
         if journal is not None and exp.outcome != NOT_RUN:
             try:
                 panels[exp.name] = plots.experiment_panels(journal)
@@ -112,7 +113,7 @@ def write_report(result: GameDayResult, report_dir: Path) -> Path:
         t1 = result.ended_at or history[-1][0]
         timeline = plots.load_timeline(history, fault_windows(result), t0, t1)
     write_json_atomic(report_dir / "summary.json", result.to_dict())
-    (report_dir / "junit.xml").write_text(junit(result, report_dir) + "\n")
+    (report_dir / "junit.xml").write_text(junit(result, journals) + "\n")
     featured = next(((e.name, panels[e.name]) for e in result.experiments
                      if e.name in FEATURED and panels.get(e.name)), None)
     if featured is None:

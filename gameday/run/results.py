@@ -82,6 +82,15 @@ class Check:
     passed: bool
     detail: str = ""
 
+    def describe(self, limit: int = 80) -> str:
+        """`title: observed X, expected Y (detail)`, X cut after `limit` characters (a float
+        with 3 significant digits)."""
+        text = f"{self.observed:.3g}" if isinstance(self.observed, float) else str(self.observed)
+        if len(text) > limit:
+            text = text[:limit] + "…"
+        return f"{self.title}: observed {text}, expected {self.expected}" + (
+            f" ({self.detail})" if self.detail else "")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -128,8 +137,7 @@ class ExperimentSummary:
             return ""
         if self.outcome == NOT_RUN:
             return self.reason or "not run"
-        parts = [f"{c.title}: observed {_short(c.observed)}, expected {c.expected}"
-                 + (f" ({c.detail})" if c.detail else "") for c in self.failed_checks]
+        parts = [c.describe() for c in self.failed_checks]
         if self.reason and not parts:
             parts.append(self.reason)
         return "; ".join(parts) or self.outcome
@@ -268,8 +276,3 @@ class GameDayResult:
             teardown=dict(data.get("teardown") or {}), error=data.get("error", ""),
             interrupted_by=data.get("interrupted_by", ""),
         )
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = f"{value:.3g}" if isinstance(value, float) else str(value)
-    return text if len(text) <= limit else text[:limit] + "…"

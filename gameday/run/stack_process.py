@@ -9,8 +9,6 @@ and dies with the game day even on SIGKILL (PR_SET_PDEATHSIG), as do its own chi
 
 from __future__ import annotations
 
-import ctypes
-import json
 import logging
 import os
 import signal
@@ -25,17 +23,10 @@ from typing import Any
 import psutil
 import requests
 
+from local_stack.state import StackNotRunning, read_state
+from local_stack.supervisor import die_with_parent, read_events
+
 log = logging.getLogger("gameday.run.stack")
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """preexec_fn: SIGTERM this child when the thread that started it dies."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 class StackFailed(RuntimeError):
@@ -95,7 +86,7 @@ class StackProcess:
     """Start, watch and stop one `gameday up` child."""
 
     def __init__(self, state_dir: Path, log_path: Path, seed: int, products: int,
-                 no_breaker: bool = False, extra_args: list[str] | None = None) -> None:
+                 no_breaker: bool = False) -> None:
         self.state_dir = state_dir
         self.log_path = log_path
         self.argv = [sys.executable, "-m", "gameday", "up", "--port-base", "0",
@@ -103,16 +94,11 @@ class StackProcess:
                      "--products", str(products)]
         if no_breaker:
             self.argv.append("--no-breaker")
-        self.argv += list(extra_args or [])
         self.proc: subprocess.Popen[bytes] | None = None
         self.state: dict[str, Any] = {}
         self.snapshot = StackSnapshot()
         self.tree: dict[int, psutil.Process] = {}  # every process of the stack ever seen
         self.first_served_at: float | None = None  # epoch of the storefront's first 200
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -128,7 +114,6 @@ class StackProcess:
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         log.info("gameday up started (pid %s): %s", self.proc.pid, " ".join(self.argv))
         deadline = time.monotonic() + timeout_s
-        path = self.state_dir / "state.json"
         while time.monotonic() < deadline:
             if stop is not None and stop.is_set():
                 raise StackFailed("interrupted while the stack was starting")
@@ -136,8 +121,8 @@ class StackProcess:
                 raise StackFailed(f"`gameday up` exited with code {self.proc.returncode} "
                                   f"before it was ready:\n{self.log_tail()}")
             try:
-                state = json.loads(path.read_text())
-            except (FileNotFoundError, json.JSONDecodeError):
+                state = read_state(self.state_dir)
+            except StackNotRunning:
                 state = {}
             if self.first_served_at is None:
                 self._try_first_request()
@@ -153,18 +138,14 @@ class StackProcess:
         """As soon as a storefront replica has started (the supervisor's event names its own
         port), ask it for the catalog: the shop serves before the rest of the stack (stream
         runtime, alarm evaluator) is up."""
-        port = None
-        try:
-            for line in (self.state_dir / "events.jsonl").read_text().splitlines():
-                event = json.loads(line)
-                name = str(event.get("process", ""))
-                if event.get("kind") == "started" and name.startswith("storefront") \
-                        and event.get("port"):
-                    port = int(event["port"])
-                    break
-        except (FileNotFoundError, json.JSONDecodeError, ValueError):
+        started = [event for event in read_events(self.state_dir)
+                   if event.get("kind") == "started" and event.get("port")
+                   and str(event.get("process", "")).startswith("storefront")]
+        if not started:
             return
-        if port is None:
+        try:
+            port = int(started[0]["port"])
+        except ValueError:
             return
         try:
             resp = requests.get(f"http://127.0.0.1:{port}/v1/products",
@@ -178,8 +159,8 @@ class StackProcess:
     def refresh(self) -> None:
         """Re-read the state file (replaced replicas have new pids and the same ports)."""
         try:
-            state = json.loads((self.state_dir / "state.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            state = read_state(self.state_dir)
+        except StackNotRunning:
             return
         fresh = StackSnapshot.from_state(state)
         self.snapshot.pids = sorted(set(self.snapshot.pids) | set(fresh.pids))

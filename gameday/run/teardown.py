@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from gameday.run.stack_process import StackSnapshot
-from local_stack.ports import is_port_bound
+from local_stack.ports import bindable, is_port_bound
 
 log = logging.getLogger("gameday.run.teardown")
 
@@ -42,22 +42,11 @@ def active_faults(state_dir: Path) -> list[str]:
     return [e.fault_id for e in ledger.active()] if ledger.exists() else []
 
 
-def udp_port_bound(port: int, host: str = "127.0.0.1") -> bool:
-    """True when a UDP socket holds host:port (binding it fails)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def leftovers(snapshot: StackSnapshot, extra_ports: list[int] | None = None,
-              pid: int | None = None) -> list[str]:
-    """What is still running or bound: children of this process (`pid`, default ours), the
-    stack's processes, its TCP/UDP ports and `extra_ports` (e.g. the Locust web UI)."""
+def leftovers(snapshot: StackSnapshot, extra_ports: list[int] | None = None) -> list[str]:
+    """What is still running or bound: children of this process, the stack's processes, its
+    TCP/UDP ports and `extra_ports` (e.g. the Locust web UI)."""
     found: list[str] = []
-    me = psutil.Process(pid or os.getpid())
+    me = psutil.Process(os.getpid())
     for child in me.children(recursive=True):
         try:
             if child.status() == psutil.STATUS_ZOMBIE:
@@ -78,6 +67,6 @@ def leftovers(snapshot: StackSnapshot, extra_ports: list[int] | None = None,
         if is_port_bound(port):
             found.append(f"TCP port {port} still bound")
     for port in snapshot.udp_ports:
-        if udp_port_bound(port):
+        if not bindable(port, kind=socket.SOCK_DGRAM):
             found.append(f"UDP port {port} still bound")
     return sorted(set(found))

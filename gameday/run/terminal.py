@@ -38,8 +38,7 @@ def summary_lines(result: GameDayResult, index: Path | None) -> list[str]:
         label = "INTERRUPTED" if exp.outcome == "interrupted" else "FAILED"
         lines.append(f"{label}: {exp.name} ({exp.outcome}) — {exp.title}")
         for check in exp.failed_checks:
-            lines.append(f"  ✗ {check.title}: observed {_short(check.observed)}, expected "
-                         f"{check.expected}" + (f" ({check.detail})" if check.detail else ""))
+            lines.append(f"  ✗ {check.describe(limit=100)}")
         if exp.reason:
             lines.append(f"  reason: {exp.reason}")
     outcome = result.outcome.upper()
@@ -50,8 +49,3 @@ def summary_lines(result: GameDayResult, index: Path | None) -> list[str]:
     if index is not None:
         lines.append(f"report: {index}")
     return lines
-
-
-def _short(value: object, limit: int = 100) -> str:
-    text = f"{value:.3g}" if isinstance(value, float) else str(value)
-    return text if len(text) <= limit else text[:limit] + "…"

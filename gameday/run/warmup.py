@@ -12,6 +12,8 @@ from typing import Any
 
 import requests
 
+from loadtests.status import normalize_breakers
+
 log = logging.getLogger("gameday.run.warmup")
 
 
@@ -103,16 +105,5 @@ def breaker_settings(storefront: str, admin_token: str) -> dict[str, Any]:
     except (requests.RequestException, ValueError) as exc:
         log.warning("could not read the breakers: %s", exc)
         return {}
-    breakers = body.get("breakers", body) if isinstance(body, dict) else {}
-    out: dict[str, Any] = {}
-    if isinstance(breakers, dict):
-        for name, item in breakers.items():
-            if isinstance(item, dict):
-                out[str(name)] = {k: item.get(k) for k in ("state", "reset_timeout_s",
-                                                          "fail_max", "enabled")}
-    elif isinstance(breakers, list):
-        for item in breakers:
-            if isinstance(item, dict) and (item.get("dependency") or item.get("name")):
-                out[str(item.get("dependency") or item.get("name"))] = {
-                    k: item.get(k) for k in ("state", "reset_timeout_s", "fail_max", "enabled")}
-    return out
+    return {b["name"]: {k: b.get(k) for k in ("state", "reset_timeout_s", "fail_max", "enabled")}
+            for b in normalize_breakers(body)}

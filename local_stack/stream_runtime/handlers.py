@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_stack.stream_runtime.metrics import HANDLER_METRICS_ENV
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -138,7 +140,7 @@ def lambda_environment(
         "_HANDLER": config.handler,
     })
     env.update({str(k): str(v) for k, v in config.env.items()})
-    metrics_dir = env.get("STREAM_RUNTIME_HANDLER_METRICS_DIR")
+    metrics_dir = env.get(HANDLER_METRICS_ENV)
     if metrics_dir:  # the handlers' Prometheus counters reach the runtime's /metrics
         env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     return env

@@ -10,7 +10,7 @@ import pytest
 from reference_app.aws import dynamodb_client
 from reference_app.clock import iso_week
 from reference_app.config import Settings, TableNames
-from reference_app.ddb import from_item
+from reference_app.ddb import scan_items
 from reference_app.seed import seed_catalog
 from reference_app.tables import create_tables, table_specs
 
@@ -18,23 +18,13 @@ pytestmark = pytest.mark.integration
 PRODUCTS = 25
 
 
-def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        page = ddb.scan(**kwargs)
-        rows += [from_item(item) or {} for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return rows
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def _snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     ddb = dynamodb_client(settings)
     names = settings.tables
     out = {}
     for table in (names.products, names.keywords, names.reviews, names.weekly):
-        rows = [{k: v for k, v in row.items() if k != "LastUpdate"} for row in _scan(ddb, table)]
+        rows = [{k: v for k, v in row.items() if k != "LastUpdate"}
+                for row in scan_items(ddb, table)]
         out[table.removeprefix(names.prefix)] = sorted(rows, key=repr)
     return out
 

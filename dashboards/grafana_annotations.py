@@ -20,11 +20,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from dashboards.grafana_build import CHAOS_TAG  # the tag the dashboards' annotations query
 from dashboards.grafana_http import GrafanaError, call, connect
 
 log = logging.getLogger("dashboards.grafana_annotations")
-
-CHAOS_TAG = "chaos"
 
 
 def epoch_ms(seconds: float) -> int:

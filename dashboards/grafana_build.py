@@ -38,10 +38,10 @@ GREEN, ORANGE, RED, YELLOW, BLUE = "green", "orange", "red", "yellow", "blue"
 # -- panel pieces ---------------------------------------------------------------------------------
 
 
-def target(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> dict[str, Any]:
-    """A Prometheus query of a panel."""
+def target(expr: str, legend: str = "", ref: str = "A") -> dict[str, Any]:
+    """A Prometheus range query of a panel."""
     return {"datasource": DS, "expr": expr, "legendFormat": legend or "__auto",
-            "range": not instant, "instant": instant, "refId": ref}
+            "range": True, "instant": False, "refId": ref}
 
 
 def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
@@ -70,6 +70,18 @@ BREAKER_MAPPINGS = value_mappings({0: ("closed", GREEN), 1: ("half-open", YELLOW
 ALARM_MAPPINGS = value_mappings({0: ("OK", GREEN), 1: ("ALARM", RED)})
 ALERT_MAPPINGS = value_mappings({1: ("pending", ORANGE), 2: ("firing", RED)})
 
+# Threshold sets shared by several panels.
+# Red from 1 up: an alarm in ALARM (ALARM_MAPPINGS), or a count of what should not happen.
+RED_FROM_1 = thresholds((None, GREEN), (1, RED))
+ORANGE_FROM_1 = thresholds((None, GREEN), (1, ORANGE))
+RED_ABOVE_0 = thresholds((None, GREEN), (0.001, RED))  # any rate at all
+ALERT_THRESHOLDS = thresholds((None, ORANGE), (2, RED))  # for ALERT_MAPPINGS: 1 pending, 2 firing
+BREAKER_THRESHOLDS = thresholds((None, GREEN), (1, YELLOW), (2, RED))  # for BREAKER_MAPPINGS
+LATENCY_THRESHOLDS = thresholds((None, GREEN), (0.5, ORANGE), (1.0, RED))  # seconds
+RATIO_THRESHOLDS = thresholds((None, GREEN), (0.01, ORANGE), (0.05, RED))  # 1 %, 5 %
+AGE_THRESHOLDS = thresholds((None, GREEN), (1, ORANGE), (3, RED))  # IteratorAge, seconds
+COUNT_THRESHOLDS = thresholds((None, BLUE))  # a count that is neither good nor bad
+
 
 @dataclass
 class Panel:
@@ -88,7 +100,6 @@ class Panel:
     stacked: bool = False
     bars: bool = False
     threshold_line: bool = False
-    color_mode: str = "value"
 
     def to_json(self, panel_id: int, grid: dict[str, int]) -> dict[str, Any]:
         defaults: dict[str, Any] = {"unit": self.unit, "mappings": self.mappings,
@@ -115,7 +126,7 @@ class Panel:
         elif self.kind == "stat":
             defaults["color"] = {"mode": "thresholds"}
             options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                       "colorMode": self.color_mode, "graphMode": "area", "justifyMode": "auto",
+                       "colorMode": "value", "graphMode": "area", "justifyMode": "auto",
                        "orientation": "auto", "textMode": "auto"}
         elif self.kind == "state-timeline":
             defaults["color"] = {"mode": "thresholds"}
@@ -230,19 +241,17 @@ def golden_signals() -> dict[str, Any]:
     rate_5xx = f"rate(shop_http_requests_total{{{_http(STATUS_5XX)}}}[$__rate_interval])"
     rate_4xx = f"rate(shop_http_requests_total{{{_http(STATUS_4XX)}}}[$__rate_interval])"
     bucket = f"rate(shop_http_request_duration_seconds_bucket{{{_http()}}}[$__rate_interval])"
-    latency_t = thresholds((None, GREEN), (0.5, ORANGE), (1.0, RED))
-    ratio_t = thresholds((None, GREEN), (0.01, ORANGE), (0.05, RED))
     replicas = 'job=~"$service", job=~"storefront|payments|reviews"'
     rows = [
         ("Overview (selected services and routes; /health and /metrics excluded)", [
             (stat("Requests/s", target(f"sum({rate_all})"), unit="reqps"), 6, 4),
             (stat("5xx ratio", target(f"sum({rate_5xx}) / sum({rate_all})"),
-                  unit="percentunit", thresholds=ratio_t, decimals=2,
+                  unit="percentunit", thresholds=RATIO_THRESHOLDS, decimals=2,
                   description="Share of answers that are 5xx; the StorefrontHigh5xxRatio "
                               "alert fires above 5 % for the storefront."), 6, 4),
             (stat("p99 latency", target(
                 f"histogram_quantile(0.99, sum by (le) ({bucket}))"), unit="s",
-                thresholds=latency_t), 6, 4),
+                thresholds=LATENCY_THRESHOLDS), 6, 4),
             (stat("Replicas up", target(
                 f"sum by (job) (up{{{replicas}}})", "{{job}}"),
                 thresholds=thresholds((None, RED), (1, ORANGE), (2, GREEN)),
@@ -261,7 +270,7 @@ def golden_signals() -> dict[str, Any]:
                 "{{service}} {{route}} {{status}}"), unit="reqps", bars=True), 8, 8),
             (timeseries("5xx ratio by service", target(
                 f"sum by (service) ({rate_5xx}) / sum by (service) ({rate_all})",
-                "{{service}}"), unit="percentunit", thresholds=ratio_t,
+                "{{service}}"), unit="percentunit", thresholds=RATIO_THRESHOLDS,
                 threshold_line=True, minimum=0), 8, 8),
             (timeseries("4xx/s by route (conflicts, rejects)", target(
                 f"sum by (service, route, status) ({rate_4xx})",
@@ -274,7 +283,7 @@ def golden_signals() -> dict[str, Any]:
                 (f"histogram_quantile(0.95, sum by (service, le) ({bucket}))",
                  "{{service}} p95"),
                 (f"histogram_quantile(0.99, sum by (service, le) ({bucket}))",
-                 "{{service}} p99")), unit="s", thresholds=latency_t,
+                 "{{service}} p99")), unit="s", thresholds=LATENCY_THRESHOLDS,
                 threshold_line=True), 12, 8),
             (timeseries("p99 by route", target(
                 f"histogram_quantile(0.99, sum by (service, route, le) ({bucket}))",
@@ -336,16 +345,16 @@ def circuit_breakers() -> dict[str, Any]:
         ("State", [
             (timeline("Breaker state (worst replica)", target(
                 _breaker_state("dependency"), "{{dependency}}"), mappings=BREAKER_MAPPINGS,
-                thresholds=thresholds((None, GREEN), (1, YELLOW), (2, RED)),
+                thresholds=BREAKER_THRESHOLDS,
                 description="Shared state in Redis, as each storefront replica reads it at "
                             "scrape time."), 16, 6),
             (stat("Replicas seeing the breaker open", target(
                 f'sum by (dependency) (shop_circuit_breaker_state{{{sel}, state="open"}})',
-                "{{dependency}}"), thresholds=thresholds((None, GREEN), (1, RED))), 8, 6),
+                "{{dependency}}"), thresholds=RED_FROM_1), 8, 6),
             (timeline("Breaker state per replica", target(
                 _breaker_state("dependency, instance"), "{{dependency}} {{instance}}"),
                 mappings=BREAKER_MAPPINGS,
-                thresholds=thresholds((None, GREEN), (1, YELLOW), (2, RED))), 24, 7),
+                thresholds=BREAKER_THRESHOLDS), 24, 7),
         ]),
         ("Transitions and rejected calls", [
             (timeseries("Transitions", target(
@@ -357,7 +366,7 @@ def circuit_breakers() -> dict[str, Any]:
             (timeseries("Rejected calls/s (short-circuited)", target(
                 f"sum by (dependency) (rate(shop_circuit_breaker_rejected_total{{{sel}}}"
                 f"[$__rate_interval]))", "{{dependency}}"), unit="ops",
-                thresholds=thresholds((None, GREEN), (0.001, RED))), 8, 8),
+                thresholds=RED_ABOVE_0), 8, 8),
             (timeseries("Storefront 503s/s (shed, with Retry-After)", target(
                 'sum by (route) (rate(shop_http_requests_total{service="storefront", '
                 'status="503"}[$__rate_interval]))', "{{route}}"), unit="reqps",
@@ -376,11 +385,11 @@ def circuit_breakers() -> dict[str, Any]:
             (timeline("Breaker-open alarms (CloudWatch, local evaluator)", target(
                 'max by (alarm) (cloudwatch_alarm_state{alarm=~".*breaker-open-.*", '
                 'state="ALARM"})', "{{alarm}}"), mappings=ALARM_MAPPINGS,
-                thresholds=thresholds((None, GREEN), (1, RED))), 12, 6),
+                thresholds=RED_FROM_1), 12, 6),
             (timeline("CircuitBreakerOpen alert (Prometheus)", target(
                 _alert_state('alertname="CircuitBreakerOpen"', "dependency"),
                 "{{dependency}}"), mappings=ALERT_MAPPINGS,
-                thresholds=thresholds((None, ORANGE), (2, RED))), 12, 6),
+                thresholds=ALERT_THRESHOLDS), 12, 6),
         ]),
     ]
     return dashboard(
@@ -394,18 +403,17 @@ def circuit_breakers() -> dict[str, Any]:
 
 def streams() -> dict[str, Any]:
     sel = 'function=~"$function"'
-    age_t = thresholds((None, GREEN), (1, ORANGE), (3, RED))
     rows = [
         ("Backlog", [
             (timeseries("IteratorAge per consumer", target(
                 f"max by (function) (stream_runtime_iterator_age_seconds{{{sel}}})",
-                "{{function}}"), unit="s", thresholds=age_t, threshold_line=True,
+                "{{function}}"), unit="s", thresholds=AGE_THRESHOLDS, threshold_line=True,
                 minimum=0,
                 description="Age of the oldest record read but not finished, computed at "
                             "every scrape; the jam alert fires above 3 s for 10 s."), 16, 8),
             (stat("Max IteratorAge now", target(
                 f"max(stream_runtime_iterator_age_seconds{{{sel}}})"), unit="s",
-                thresholds=age_t), 8, 8),
+                thresholds=AGE_THRESHOLDS), 8, 8),
         ]),
         ("Invocations", [
             (timeseries("Invocations/s", target(
@@ -414,11 +422,11 @@ def streams() -> dict[str, Any]:
             (timeseries("Errors/s", target(
                 f"sum by (function) (rate(stream_runtime_errors_total{{{sel}}}"
                 f"[$__rate_interval]))", "{{function}}"), unit="ops",
-                thresholds=thresholds((None, GREEN), (0.001, RED))), 8, 7),
+                thresholds=RED_ABOVE_0), 8, 7),
             (timeseries("Throttles/s", target(
                 f"sum by (function) (rate(stream_runtime_throttles_total{{{sel}}}"
                 f"[$__rate_interval]))", "{{function}}"), unit="ops",
-                thresholds=thresholds((None, GREEN), (0.001, RED))), 8, 7),
+                thresholds=RED_ABOVE_0), 8, 7),
             (timeseries("Handler duration p99", target(
                 f"histogram_quantile(0.99, sum by (function, le) (rate("
                 f"stream_runtime_duration_seconds_bucket{{{sel}}}[$__rate_interval])))",
@@ -435,28 +443,28 @@ def streams() -> dict[str, Any]:
                 f'sum by (function, outcome) (increase(stream_runtime_records_total{{{sel}, '
                 f'outcome=~"on_failure|discarded"}}[$__rate_interval]))',
                 "{{function}} {{outcome}}"), bars=True,
-                thresholds=thresholds((None, GREEN), (1, RED)),
+                thresholds=RED_FROM_1,
                 description="Batches whose retries ran out leave the stream for the OnFailure "
                             "queue, where the transaction manager cancels their orders."),
              12, 7),
             (stat("Records sent to OnFailure (time range)", target(
                 f'sum(increase(stream_runtime_records_total{{{sel}, outcome="on_failure"}}'
-                f'[$__range]))'), thresholds=thresholds((None, GREEN), (1, RED)),
+                f'[$__range]))'), thresholds=RED_FROM_1,
                 decimals=0), 6, 7),
             (stat("OnFailure queue alarm", target(
                 'max(cloudwatch_alarm_state{alarm=~".*stream-on-failure-not-empty", '
                 'state="ALARM"})'), mappings=ALARM_MAPPINGS,
-                thresholds=thresholds((None, GREEN), (1, RED))), 6, 7),
+                thresholds=RED_FROM_1), 6, 7),
         ]),
         ("Jam alarm and alerts", [
             (timeline("Jam alarms (CloudWatch, local evaluator)", target(
                 'max by (alarm) (cloudwatch_alarm_state{alarm=~".*-stream-jam(-errors)?", '
                 'state="ALARM"})', "{{alarm}}"), mappings=ALARM_MAPPINGS,
-                thresholds=thresholds((None, GREEN), (1, RED))), 12, 9),
+                thresholds=RED_FROM_1), 12, 9),
             (timeline("Stream alerts (Prometheus)", target(
                 _alert_state(f'alertname=~"Stream.*", {sel}', "alertname, function"),
                 "{{alertname}} {{function}}"), mappings=ALERT_MAPPINGS,
-                thresholds=thresholds((None, ORANGE), (2, RED))), 12, 9),
+                thresholds=ALERT_THRESHOLDS), 12, 9),
         ]),
     ]
     return dashboard(
@@ -469,20 +477,19 @@ def streams() -> dict[str, Any]:
 
 
 def saga() -> dict[str, Any]:
-    count_t = thresholds((None, BLUE))
     rows = [
         ("Orders (time range)", [
             (stat("Placed", target(
                 'sum(increase(shop_orders_total{status="placed"}[$__range]))'),
-                thresholds=count_t, decimals=0), 4, 4),
+                thresholds=COUNT_THRESHOLDS, decimals=0), 4, 4),
             (stat("Completed", target(
                 'sum(increase(shop_orders_total{status="completed"}[$__range]))'),
                 thresholds=thresholds((None, GREEN)), decimals=0), 4, 4),
             (stat("Cancelled", target(
                 'sum(increase(shop_orders_total{status="cancelled"}[$__range]))'),
-                thresholds=thresholds((None, GREEN), (1, ORANGE)), decimals=0), 4, 4),
+                thresholds=ORANGE_FROM_1, decimals=0), 4, 4),
             (stat("In flight now", target("max(shop_saga_orders_in_flight)"),
-                  thresholds=count_t, decimals=0,
+                  thresholds=COUNT_THRESHOLDS, decimals=0,
                   description="PENDING + RESERVED + PAID, from a scan of the orders table "
                               "(local_stack/saga_exporter.py)."), 4, 4),
             (stat("Oldest order in flight", target(
@@ -490,7 +497,7 @@ def saga() -> dict[str, Any]:
                 thresholds=thresholds((None, GREEN), (30, ORANGE), (60, RED)),
                 description="`gameday audit` calls an order stuck after 60 s."), 4, 4),
             (stat("Products out of stock", target("max(shop_stock_products_out_of_stock)"),
-                  thresholds=thresholds((None, GREEN), (1, ORANGE)), decimals=0), 4, 4),
+                  thresholds=ORANGE_FROM_1, decimals=0), 4, 4),
         ]),
         ("Lifecycle", [
             (timeseries("Order events/s", target(
@@ -546,14 +553,13 @@ def saga() -> dict[str, Any]:
 def load() -> dict[str, Any]:
     sel = 'name=~"$name", name!="Aggregated"'
     agg = 'name="Aggregated"'
-    latency_t = thresholds((None, GREEN), (0.5, ORANGE), (1.0, RED))
     bucket = f"rate(locust_response_time_seconds_bucket{{{sel}}}[$__rate_interval])"
     rows = [
         ("Now", [
-            (stat("Users", target("sum(locust_users)"), thresholds=thresholds((None, BLUE)),
+            (stat("Users", target("sum(locust_users)"), thresholds=COUNT_THRESHOLDS,
                   decimals=0), 4, 4),
             (stat("Workers", target("sum(locust_workers)"),
-                  thresholds=thresholds((None, BLUE)), decimals=0,
+                  thresholds=COUNT_THRESHOLDS, decimals=0,
                   description="Connected workers (1 for a single local runner)."), 4, 4),
             (stat("Requests/s", target(
                 f"sum(rate(locust_requests_total{{{agg}}}[$__rate_interval]))"),
@@ -562,13 +568,13 @@ def load() -> dict[str, Any]:
                 f"sum(rate(locust_failures_total{{{agg}}}[$__rate_interval])) / "
                 f"sum(rate(locust_requests_total{{{agg}}}[$__rate_interval]))"),
                 unit="percentunit", decimals=2,
-                thresholds=thresholds((None, GREEN), (0.01, ORANGE), (0.05, RED))), 4, 4),
+                thresholds=RATIO_THRESHOLDS), 4, 4),
             (stat("p95 since start", target(
                 f'max(locust_response_time_percentile_seconds{{{agg}, quantile="0.95"}})'),
-                unit="s", thresholds=latency_t), 4, 4),
+                unit="s", thresholds=LATENCY_THRESHOLDS), 4, 4),
             (stat("p99 since start", target(
                 f'max(locust_response_time_percentile_seconds{{{agg}, quantile="0.99"}})'),
-                unit="s", thresholds=latency_t), 4, 4),
+                unit="s", thresholds=LATENCY_THRESHOLDS), 4, 4),
         ]),
         ("Throughput", [
             (timeseries("Users", target("sum(locust_users)", "users"), decimals=0), 8, 8),
@@ -579,7 +585,7 @@ def load() -> dict[str, Any]:
             (timeseries("Failures/s by request", target(
                 f"sum by (method, name) (rate(locust_failures_total{{{sel}}}"
                 f"[$__rate_interval]))", "{{method}} {{name}}"), unit="reqps",
-                thresholds=thresholds((None, GREEN), (0.001, RED))), 12, 8),
+                thresholds=RED_ABOVE_0), 12, 8),
             (timeseries("Failures by error (time range)", target(
                 "sum by (name, error) (increase(locust_errors_total[$__range]))",
                 "{{name}}: {{error}}"), decimals=0), 12, 8),
@@ -589,7 +595,7 @@ def load() -> dict[str, Any]:
                 (f"histogram_quantile(0.5, sum by (le) ({bucket}))", "p50"),
                 (f"histogram_quantile(0.95, sum by (le) ({bucket}))", "p95"),
                 (f"histogram_quantile(0.99, sum by (le) ({bucket}))", "p99")),
-                unit="s", thresholds=latency_t, threshold_line=True), 12, 8),
+                unit="s", thresholds=LATENCY_THRESHOLDS, threshold_line=True), 12, 8),
             (timeseries("p95 by request", target(
                 f"histogram_quantile(0.95, sum by (method, name, le) ({bucket}))",
                 "{{method}} {{name}}"), unit="s"), 12, 8),
@@ -620,25 +626,25 @@ def overview() -> dict[str, Any]:
                 f'sum(rate(shop_http_requests_total{{{sf}, status=~"5.."}}[$__rate_interval]))'
                 f" / sum(rate(shop_http_requests_total{{{sf}}}[$__rate_interval]))"),
                 unit="percentunit", decimals=2,
-                thresholds=thresholds((None, GREEN), (0.01, ORANGE), (0.05, RED))), 4, 4),
+                thresholds=RATIO_THRESHOLDS), 4, 4),
             (stat("Breakers open (replicas)", target(
                 'sum(shop_circuit_breaker_state{state="open"})'),
-                thresholds=thresholds((None, GREEN), (1, RED)), decimals=0), 4, 4),
+                thresholds=RED_FROM_1, decimals=0), 4, 4),
             (stat("Max IteratorAge", target("max(stream_runtime_iterator_age_seconds)"),
-                  unit="s", thresholds=thresholds((None, GREEN), (1, ORANGE), (3, RED))), 4, 4),
+                  unit="s", thresholds=AGE_THRESHOLDS), 4, 4),
             (stat("Orders in flight", target("max(shop_saga_orders_in_flight)"),
-                  decimals=0, thresholds=thresholds((None, BLUE))), 4, 4),
+                  decimals=0, thresholds=COUNT_THRESHOLDS), 4, 4),
             (stat("Load users", target("sum(locust_users)"), decimals=0,
-                  thresholds=thresholds((None, BLUE))), 4, 4),
+                  thresholds=COUNT_THRESHOLDS), 4, 4),
         ]),
         ("Alarms and alerts", [
             (timeline("CloudWatch alarms (local evaluator)", target(
                 'max by (alarm) (cloudwatch_alarm_state{state="ALARM"})', "{{alarm}}"),
-                mappings=ALARM_MAPPINGS, thresholds=thresholds((None, GREEN), (1, RED))),
+                mappings=ALARM_MAPPINGS, thresholds=RED_FROM_1),
              12, 12),
             (timeline("Prometheus alerts", target(
                 _alert_state('alertname!=""', "alertname"), "{{alertname}}"),
-                mappings=ALERT_MAPPINGS, thresholds=thresholds((None, ORANGE), (2, RED))),
+                mappings=ALERT_MAPPINGS, thresholds=ALERT_THRESHOLDS),
              12, 12),
             (timeseries("Scrape targets up by job", target("sum by (job) (up)", "{{job}}"),
                         decimals=0), 24, 6),

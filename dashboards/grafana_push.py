@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dashboards.grafana_build import GRAFANA_DIR
 from dashboards.grafana_http import (
     DEFAULT_TIMEOUT_S,
     GrafanaError,
@@ -26,7 +27,6 @@ from dashboards.grafana_http import (
 
 log = logging.getLogger("dashboards.grafana_push")
 
-GRAFANA_DIR = Path(__file__).resolve().parent / "grafana"
 DEFAULT_FOLDER = "Shop game day"
 DEFAULT_FOLDER_UID = "shop-gameday"  # the same folder as the provisioned one in compose
 PUSH_MESSAGE = "gameday dashboards push"

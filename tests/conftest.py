@@ -25,6 +25,14 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
 
 
+def client(service: str, endpoint_url: str) -> Any:
+    """A boto3 client for a local (moto) endpoint, with the dummy credentials."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.1, what: str = "") -> Any:
     """Poll `predicate` until it returns something truthy; fail the test after timeout_s."""
     deadline = time.monotonic() + timeout_s
@@ -59,6 +67,14 @@ class RunningStack:
         for group in self.reload()["services"].values():
             out += [r["pid"] for r in group["replicas"] if r["pid"]]
         return out
+
+    def replica(self, name: str) -> dict[str, Any]:
+        """The replica called `name` as the state file describes it now."""
+        for group in self.reload()["services"].values():
+            for replica in group["replicas"]:
+                if replica["name"] == name:
+                    return replica
+        raise KeyError(name)
 
     def events(self) -> list[dict[str, Any]]:
         from local_stack.supervisor import read_events

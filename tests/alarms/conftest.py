@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from local_stack.alarm_evaluator import moto_history
-from tests.alarms.moto_helpers import LOCAL_AWS_ENV, client
+from tests.alarms.moto_helpers import LOCAL_AWS_ENV
+from tests.conftest import client
 
 
 @pytest.fixture(scope="module")

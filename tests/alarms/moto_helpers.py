@@ -1,11 +1,9 @@
-"""Helpers shared by the alarm tests: clients and environments for the test's moto server."""
+"""Helpers shared by the alarm tests: the environment of a child process that must talk to the
+test's moto server (clients for it: tests.conftest.client)."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
-
-import boto3
 
 LOCAL_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -13,12 +11,6 @@ LOCAL_AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def client(service: str, endpoint_url: str) -> Any:
-    """A boto3 client for the local endpoint with fake credentials."""
-    return boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def subprocess_env(endpoint_url: str) -> dict[str, str]:

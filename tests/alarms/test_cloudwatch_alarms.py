@@ -14,7 +14,7 @@ from dashboards import cloudwatch_alarms as ca
 from dashboards.queue_depth import publish_queue_depth, queue_name_from_url
 from local_stack.alarm_evaluator.alarm_rule import AlarmRule
 from local_stack.alarm_evaluator.runner import AlarmEvaluator
-from tests.alarms.moto_helpers import client
+from tests.conftest import client
 
 
 def by_name() -> dict[str, ca.AlarmDefinition]:

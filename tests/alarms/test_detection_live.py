@@ -37,12 +37,12 @@ import pytest
 from dashboards import cloudwatch_alarms as ca
 from local_stack.alarm_evaluator.datapoints import as_utc
 from local_stack.ports import free_port
-from tests.alarms.moto_helpers import client, subprocess_env
+from tests.alarms.moto_helpers import subprocess_env
+from tests.conftest import REPO, client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 log = logging.getLogger("tests.alarms.detection")
 
-REPO = Path(__file__).resolve().parents[2]
 JAMMED = [f"shop-live-jam-{k}" for k in range(5)]
 STALLED = "shop-live-stall"
 HEALTHY_AGE_MS = 200.0

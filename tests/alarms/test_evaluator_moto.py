@@ -9,15 +9,14 @@ import json
 import logging
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local_stack.alarm_evaluator.runner import AlarmEvaluator
 from tests.alarms.moto_helpers import subprocess_env
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 NS = "Test/Alarms"
 
 

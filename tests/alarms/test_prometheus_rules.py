@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "prometheus"
+from tests.conftest import REPO
+
+PROMETHEUS_DIR = REPO / "dashboards" / "prometheus"
 JOBS = {"storefront", "payments", "reviews", "stream_runtime", "alarm_evaluator", "saga", "locust"}
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(

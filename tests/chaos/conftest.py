@@ -1,6 +1,6 @@
 """Fakes for the chaos tests: an in-process moto server on loopback (reset per test), a fake
 storefront (health, admin breakers, metrics), fake replica processes, and a state dir that
-points at them the way `gameday up` would."""
+points at them the way `gameday up` would; and a `chaos inject` CLI to SIGKILL mid-fault."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -19,13 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
+from tests.conftest import REPO, client
+
 REGION = "us-east-1"
-CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-         "region_name": REGION}
 FUNCTION = "shop-inventory"
 JAM_ALARM = "shop-inventory-stream-jam"
 
@@ -47,10 +47,6 @@ def moto_url() -> Iterator[str]:
         server.stop()
 
 
-def client(moto_url: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=moto_url, **CREDS)
-
-
 @dataclass
 class Aws:
     url: str
@@ -59,7 +55,7 @@ class Aws:
     queue_url: str = ""
 
     def client(self, service: str) -> Any:
-        return client(self.url, service)
+        return client(service, self.url)
 
 
 @pytest.fixture
@@ -202,11 +198,32 @@ def fake_stack(tmp_path: Path, fake_shop: FakeShop, aws: Aws) -> Iterator[FakeSt
             child.wait(timeout=10)
 
 
-def wait_for(predicate: Any, timeout_s: float = 10.0, interval_s: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s} s")
+def spawn_inject(state_dir: Path, *argv: str) -> subprocess.Popen[str]:
+    """`python -m chaos inject ARGV` in its own session, its output on a pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "chaos", "inject", *argv, "--state-dir", str(state_dir)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+
+
+def sigkill_after_injected(proc: subprocess.Popen[str]) -> str:
+    """Wait (up to 30 s) for the CLI's "injected ..." line, then SIGKILL its process group;
+    fail the test when the line never comes. The CLI is killed and reaped whatever happens."""
+    assert proc.stdout is not None
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("injected "):
+                return line
+            if not line and proc.poll() is not None:
+                break
+            output.append(line)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    pytest.fail(f"inject did not start (exit {proc.returncode}): "
+                f"{''.join(output)}{proc.stdout.read()}")

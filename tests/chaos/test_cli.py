@@ -4,10 +4,6 @@ validate, run --dry; refusals; and a CLI SIGKILLed in the middle of a fault."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +13,8 @@ from chaos.cli import main
 from chaos.experiments import default_experiments
 from chaos.ledger import Ledger
 from reference_app.faults import FaultFlags
-from tests.chaos.conftest import FUNCTION, FakeStack, wait_for
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.chaos.conftest import FUNCTION, FakeStack, sigkill_after_injected, spawn_inject
+from tests.conftest import wait_until
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -108,45 +103,16 @@ def test_reap_is_quiet_when_nothing_expired(tmp_path: Path,
     assert (code, out, err) == (0, "", "")
 
 
-def _spawn_inject(state_dir: Path, *argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "chaos", "inject", *argv, "--state-dir", str(state_dir)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-
-
-def _wait_injected(proc: subprocess.Popen[str]) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("injected "):
-            return line
-        if not line and proc.poll() is not None:
-            break
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError(f"inject did not start: {proc.stdout.read()}")
-
-
 def test_sigkilled_cli_fault_ends_by_itself_then_cleanup_has_nothing_left(
         fake_stack: FakeStack, capsys: pytest.CaptureFixture[str]) -> None:
     flags = FaultFlags(lambda: fake_stack.aws.client("ssm"), refresh_s=0.0)
-    proc = _spawn_inject(fake_stack.state_dir, "lambda-error", "--function", FUNCTION,
-                         "--duration", "3s")
-    try:
-        _wait_injected(proc)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        spec = flags.active(f"lambda/{FUNCTION}")
-        assert spec is not None  # still in effect: nobody undid it
-        wait_for(lambda: flags.active(f"lambda/{FUNCTION}") is None, timeout_s=spec.expires_at
-                 - time.time() + 2)
-        assert time.time() <= spec.expires_at + 2
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    sigkill_after_injected(spawn_inject(fake_stack.state_dir, "lambda-error", "--function",
+                                        FUNCTION, "--duration", "3s"))
+    spec = flags.active(f"lambda/{FUNCTION}")
+    assert spec is not None  # still in effect: nobody undid it
+    wait_until(lambda: flags.active(f"lambda/{FUNCTION}") is None,
+               spec.expires_at - time.time() + 2, 0.05, "the flag to expire")
+    assert time.time() <= spec.expires_at + 2
     code, out, _ = _cli(capsys, "cleanup", "--state-dir", str(fake_stack.state_dir))
     assert code == 0 and "nothing left to clean up" in out and "tidied 1 fault" in out
 
@@ -154,16 +120,8 @@ def test_sigkilled_cli_fault_ends_by_itself_then_cleanup_has_nothing_left(
 def test_sigkilled_cli_throttle_is_reaped(fake_stack: FakeStack,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     lam = fake_stack.aws.client("lambda")
-    proc = _spawn_inject(fake_stack.state_dir, "throttle-stream", "--function", FUNCTION,
-                         "--duration", "2s")
-    try:
-        _wait_injected(proc)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    sigkill_after_injected(spawn_inject(fake_stack.state_dir, "throttle-stream", "--function",
+                                        FUNCTION, "--duration", "2s"))
     assert lam.get_function_concurrency(FunctionName=FUNCTION)["ReservedConcurrentExecutions"] == 0
     code, out, _ = _cli(capsys, "reap", "--state-dir", str(fake_stack.state_dir))
     assert code == 0 and out == ""  # not expired yet: nothing to reap

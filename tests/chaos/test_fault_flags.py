@@ -11,24 +11,21 @@ import random
 import time
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from reference_app.faults import FaultFlags, FaultInjected, FaultSpec, dynamodb_throttle_hook
-
-REGION = "us-east-1"
+from tests.conftest import client
 
 
 @pytest.fixture
 def ssm(moto_url: str) -> Any:
-    client = boto3.client("ssm", region_name=REGION, endpoint_url=moto_url,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    yield client
-    names = [p["Name"] for page in client.get_paginator("get_parameters_by_path").paginate(
+    ssm_client = client("ssm", moto_url)
+    yield ssm_client
+    names = [p["Name"] for page in ssm_client.get_paginator("get_parameters_by_path").paginate(
         Path="/gameday/faults", Recursive=True) for p in page["Parameters"]]
     for start in range(0, len(names), 10):
-        client.delete_parameters(Names=names[start:start + 10])
+        ssm_client.delete_parameters(Names=names[start:start + 10])
 
 
 def _put(ssm: Any, target: str, **value: Any) -> None:
@@ -148,8 +145,7 @@ def test_ssm_errors_keep_the_last_snapshot(ssm: Any) -> None:
 def test_dynamodb_throttle_hook(ssm: Any) -> None:
     _put(ssm, "dynamodb/storefront", fault="dynamodb-throttle", tables=["shop-orders"])
     flags = _flags(ssm)
-    ddb = boto3.client("dynamodb", region_name=REGION, endpoint_url=ssm.meta.endpoint_url,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ddb = client("dynamodb", ssm.meta.endpoint_url)
     existing = set(ddb.list_tables()["TableNames"])
     for name in {"shop-orders", "shop-carts"} - existing:
         ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",

@@ -16,7 +16,8 @@ from chaos.faults.injector import Injector
 from chaos.ledger import ACTIVE, EXPIRED, UNDONE, Ledger
 from chaos.safety import UnsafeTarget
 from reference_app.faults import FaultFlags
-from tests.chaos.conftest import FUNCTION, JAM_ALARM, FakeStack, wait_for
+from tests.chaos.conftest import FUNCTION, JAM_ALARM, FakeStack
+from tests.conftest import wait_until
 
 
 def _injector(stack: FakeStack) -> Injector:
@@ -168,9 +169,8 @@ def test_reap_undoes_only_expired_entries(fake_stack: FakeStack) -> None:
     time.sleep(0.6)
     outcomes = injector.reap()
     assert [(o.fault_id, o.status) for o in outcomes] == [(short.fault_id, EXPIRED)]
-    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(
-        FunctionName=FUNCTION) or lam.get_function_concurrency(
-        FunctionName=FUNCTION)["ReservedConcurrentExecutions"] is None
+    assert lam.get_function_concurrency(FunctionName=FUNCTION).get(
+        "ReservedConcurrentExecutions") is None
     assert injector.reap() == []
     statuses = {e.fault_id: e.status for e in Ledger(fake_stack.state_dir).entries()}
     assert statuses == {short.fault_id: EXPIRED, other.fault_id: ACTIVE}
@@ -224,5 +224,6 @@ def test_supervisor_style_hold_file(fake_stack: FakeStack) -> None:
     entry = injector.inject(injector.plan("kill-replica", "ALL", {"service": "payments"}, 2))
     data = json.loads((fake_stack.state_dir / "holds" / "payments.json").read_text())
     assert float(data["until"]) == pytest.approx(entry.expires_at)
-    wait_for(lambda: all(c.poll() is not None for c in fake_stack.children))
+    wait_until(lambda: all(c.poll() is not None for c in fake_stack.children), 10, 0.05,
+               "every fake replica to be killed")
     injector.cleanup()

@@ -8,8 +8,6 @@ the experiments that need it skip, saying what is missing."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,13 +19,14 @@ import pytest
 
 from chaos.context import ChaosContext
 from chaos.experiments import DIRECTORY
+from chaos.ledger import Ledger
 from chaos.spec.loader import load_file
 from reference_app.faults import FaultFlags
-from tests.conftest import RunningStack, start_stack, wait_until
+from tests.chaos.conftest import sigkill_after_injected, spawn_inject
+from tests.conftest import REPO, RunningStack, start_stack, wait_until
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 240
 
 
@@ -49,72 +48,34 @@ def clean_stack(stack: RunningStack) -> Iterator[RunningStack]:
         assert result.returncode == 0, result.stderr
 
 
-def _spawn(state_dir: Path, *argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "chaos", "inject", *argv, "--state-dir", str(state_dir)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-
-
-def _sigkill_after_injected(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdout is not None
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line.startswith("injected "):
-                break
-            if not line and proc.poll() is not None:
-                pytest.fail(f"inject exited {proc.returncode}: {proc.stdout.read()}")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def _replica(stack: RunningStack, name: str) -> dict[str, Any]:
-    for group in stack.reload()["services"].values():
-        for replica in group["replicas"]:
-            if replica["name"] == name:
-                return replica
-    raise KeyError(name)
-
-
 def test_sigkilled_cli_faults_end_by_themselves(clean_stack: RunningStack) -> None:
     stack = clean_stack
     ctx = ChaosContext.load(stack.state_dir)
     flags = FaultFlags(lambda: ctx.client("ssm"), refresh_s=0.0)
 
     # an SSM flag: the target ignores it at its expiry
-    proc = _spawn(stack.state_dir, "service-error", "--service", "payments", "--duration", "4s")
-    _sigkill_after_injected(proc)
+    sigkill_after_injected(spawn_inject(stack.state_dir, "service-error", "--service", "payments",
+                                        "--duration", "4s"))
     spec = flags.active("service/payments")
     assert spec is not None, "the fault should still be in effect after the CLI died"
     wait_until(lambda: flags.active("service/payments") is None,
                spec.expires_at - time.time() + 3, what="the flag to expire")
 
     # a killed replica: the supervisor's hold expires and the replica is replaced
-    victim = _replica(stack, "payments-2")
-    proc = _spawn(stack.state_dir, "kill-replica", "--service", "payments", "--target",
-                  "COUNT(1)", "--seed", "0", "--duration", "4s")
+    proc = spawn_inject(stack.state_dir, "kill-replica", "--service", "payments", "--target",
+                        "COUNT(1)", "--seed", "0", "--duration", "4s")
     killed_at = time.time()
-    _sigkill_after_injected(proc)
-    [entry] = [e for e in json.loads((stack.state_dir / "ledger.json").read_text())
-               if e["name"] == "kill-replica"]
-    name = entry["targets"][0]
+    sigkill_after_injected(proc)
+    ledger = Ledger(stack.state_dir)
+    [entry] = [e for e in ledger.entries() if e.name == "kill-replica"]
+    name = entry.targets[0]
     wait_until(lambda: [e for e in stack.events() if e["kind"] == "replaced"
                         and e["process"] == name and e["ts"] > killed_at],
-               entry["expires_at"] - time.time() + 20, what=f"{name} to be replaced")
-    wait_until(lambda: _replica(stack, name)["alive"], 10, what=f"{name} alive in the state file")
-    del victim
+               entry.expires_at - time.time() + 20, what=f"{name} to be replaced")
+    wait_until(lambda: stack.replica(name)["alive"], 10, what=f"{name} alive in the state file")
 
     # the stack's reaper has already closed both entries of the dead CLI (they self-expired)
-    def still_active() -> list[str]:
-        ledger = json.loads((stack.state_dir / "ledger.json").read_text())
-        return [e["fault_id"] for e in ledger if e["status"] == "active"]
-
-    wait_until(lambda: not still_active(), 20, what="the reaper to close the expired entries")
+    wait_until(lambda: not ledger.active(), 20, what="the reaper to close the expired entries")
     result = chaos(stack.state_dir, "cleanup")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "nothing left to clean up", result.stdout
@@ -125,10 +86,9 @@ def test_sigkilled_cli_faults_end_by_themselves(clean_stack: RunningStack) -> No
 # -- the default experiments and their negative controls ----------------------------------------
 
 
-def _missing_pieces(stack: RunningStack, experiment: Path) -> str | None:
-    """Why this experiment cannot run on this stack yet (None: it can)."""
+def _missing_pieces(stack: RunningStack, data: dict[str, Any]) -> str | None:
+    """Why this experiment (`data`, as loaded) cannot run on this stack yet (None: it can)."""
     ctx = ChaosContext.load(stack.state_dir)
-    data = load_file(experiment).data
     text = json.dumps(data)
     if "shop-inventory" in text:
         try:
@@ -218,7 +178,7 @@ def test_default_experiment_and_its_control(name: str, variant: str, fresh_stack
     args = (section.get("stack") or {}).get("args") or []
     target = start_stack(tmp_path, *args) if args else fresh_stacks.get(name)
     try:
-        missing = _missing_pieces(target, path)
+        missing = _missing_pieces(target, data)
         if missing:
             pytest.skip(missing)
         journal = _run(target, path, tmp_path / variant, control=variant == "control")

@@ -73,7 +73,7 @@ def test_corrupt_ledger_is_an_error_not_empty(tmp_path: Path) -> None:
         Ledger(tmp_path).entries()
 
 
-def test_expiry(tmp_path: Path) -> None:
+def test_expiry() -> None:
     entry = _entry(ttl=-1)
     assert entry.is_expired()
     assert _entry(ttl=10).time_left() > 9

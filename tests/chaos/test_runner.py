@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from chaos.context import ChaosContext
-from chaos.ledger import ACTIVE, Ledger
+from chaos.ledger import Ledger
 from chaos.runner.run import ExperimentRunner, RunOptions
 from chaos.spec.loader import load_text
 from tests.chaos.conftest import FakeStack
@@ -69,8 +69,7 @@ def _flip_breaker_while_faulted(stack: FakeStack) -> threading.Thread:
         deadline = time.monotonic() + 20
         seen = False
         while time.monotonic() < deadline:
-            active = ledger.active() if ledger.exists() else []
-            if active:
+            if ledger.active():
                 seen = True
                 stack.shop.breakers["payments"] = "open"
             elif seen:
@@ -112,7 +111,7 @@ def test_a_passing_run_writes_journal_report_and_junit(fake_stack: FakeStack,
     assert result.files["junit"].read_text().count("<testcase") == len(result.verdicts)
     assert "<svg" in result.files["html"].read_text()
     # the fault is gone: ledger undone, SSM parameter deleted
-    assert not [e for e in Ledger(fake_stack.state_dir).entries() if e.status == ACTIVE]
+    assert not Ledger(fake_stack.state_dir).active()
     params = fake_stack.aws.client("ssm").get_parameters_by_path(Path="/gameday/faults",
                                                                 Recursive=True)
     assert params["Parameters"] == []
@@ -144,7 +143,7 @@ stop-conditions:
     assert time.monotonic() - started < 8  # neither the pause nor the 20 s fault ran out
     assert result.exit_code == 1
     assert any(v.kind == "stop-condition" and not v.passed for v in result.verdicts)
-    assert not [e for e in Ledger(fake_stack.state_dir).entries() if e.status == ACTIVE]
+    assert not Ledger(fake_stack.state_dir).active()
     fake_stack.shop.health = 200
 
 

@@ -4,7 +4,6 @@ plan resolves targets with the seed and touches nothing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -95,8 +94,7 @@ def test_verdict_needs_a_bound_and_a_known_metric() -> None:
                for e in errors), errors
 
 
-def test_dry_plan_resolves_targets_deterministically(fake_stack: FakeStack,
-                                                     tmp_path: Path) -> None:
+def test_dry_plan_resolves_targets_deterministically(fake_stack: FakeStack) -> None:
     experiment = load_text(MINIMAL)
     ctx = ChaosContext.load(fake_stack.state_dir)
     first = build_plan(experiment, ctx, seed=5)

@@ -1,11 +1,14 @@
 """Shared by the dashboard tests: read the dashboard JSON files, list every query (panel targets
-and Prometheus annotation queries), substitute Grafana's variables as Grafana would, and run
-small local HTTP fakes."""
+and Prometheus annotation queries), substitute Grafana's variables as Grafana would, run small
+local HTTP fakes, and start (and stop) the child processes of a test."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,8 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-GRAFANA_DIR = REPO / "dashboards" / "grafana"
+from dashboards.grafana_push import dashboard_files
+from tests.conftest import REPO
+
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 
 
@@ -31,10 +35,6 @@ class Query:
     @property
     def name(self) -> str:
         return f"{self.uid}#{self.panel_id}/{self.ref} {self.title!r}"
-
-
-def dashboard_files() -> list[Path]:
-    return sorted(GRAFANA_DIR.glob("*.json"))
 
 
 def load_dashboards() -> dict[str, dict[str, Any]]:
@@ -111,3 +111,44 @@ class RecordingServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class Children:
+    """Child processes of a test, started from the repository each in its own session, each
+    writing to `<log_dir>/<name>.log`. stop() ends them all: call it in a `finally` (or a
+    fixture's teardown) so nothing outlives the test."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str],
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        assert name not in self.procs, f"{name} is already started"
+        with (self.log_dir / f"{name}.log").open("wb") as log:
+            proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")
+
+    def alive(self) -> None:
+        """Fail the test, with the end of its log, when a child has exited."""
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited {proc.returncode}:\n"
+                                     f"{self.log(name)[-3000:]}")
+
+    def stop(self) -> None:
+        """SIGTERM every child's process group (the last started first); SIGKILL after 15 s."""
+        for proc in reversed(self.procs.values()):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in reversed(self.procs.values()):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from dashboards.grafana_build import GRAFANA_DIR
 from local_stack import compose as entry
 from tests.conftest import REPO
 
@@ -385,8 +386,8 @@ def test_other_ports_agree() -> None:
         SERVICES["prometheus"]["command"]
     assert f"--web.listen-address=0.0.0.0:{entry.ALERTMANAGER_PORT}" in \
         SERVICES["alertmanager"]["command"]
-    datasources = yaml.safe_load((REPO / "dashboards" / "grafana" / "provisioning" /
-                                  "datasources" / "prometheus.yaml").read_text())["datasources"]
+    datasources = yaml.safe_load((GRAFANA_DIR / "provisioning" / "datasources" /
+                                  "prometheus.yaml").read_text())["datasources"]
     urls = {d["type"]: urlparse(d["url"]) for d in datasources}
     assert (urls["prometheus"].hostname, urls["prometheus"].port) == ("prometheus",
                                                                       entry.PROMETHEUS_PORT)
@@ -485,7 +486,7 @@ def test_alertmanager_and_haproxy_configs_are_mounted() -> None:
 
 def test_grafana_provisioning_is_mounted_where_grafana_reads_it() -> None:
     mounts = _mounts("grafana")
-    provisioning = REPO / "dashboards" / "grafana" / "provisioning"
+    provisioning = GRAFANA_DIR / "provisioning"
     for kind in ("datasources", "dashboards"):
         assert mounts[f"/etc/grafana/provisioning/{kind}"] == \
             f"./dashboards/grafana/provisioning/{kind}"
@@ -495,5 +496,6 @@ def test_grafana_provisioning_is_mounted_where_grafana_reads_it() -> None:
     assert mounts[path] == "./dashboards/grafana"
     home = SERVICES["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home.startswith(path + "/")
-    assert (REPO / "dashboards" / "grafana" / Path(home).name).exists()
-    assert json.loads((REPO / "dashboards" / "grafana" / Path(home).name).read_text())["uid"]
+    home_file = GRAFANA_DIR / Path(home).name
+    assert home_file.exists()
+    assert json.loads(home_file.read_text())["uid"]

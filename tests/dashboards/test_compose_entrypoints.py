@@ -7,7 +7,6 @@ are served through the ambassador."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,40 +19,11 @@ from local_stack.compose import Forward, compose_state
 from local_stack.ports import free_port
 from local_stack.redis_server import find_redis_binary, redis_argv
 from tests.conftest import REPO, wait_until
+from tests.dashboards.helpers import Children
 
 pytestmark = pytest.mark.integration
 
 SECRET = "entrypoint-test-token-secret-0123456789"
-
-
-class Children:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = (self.tmp / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text(errors="replace")
-
-    def alive(self) -> None:
-        for name, proc in self.procs.items():
-            tail = self.log(name)[-3000:] if proc.poll() is not None else ""
-            assert proc.poll() is None, f"{name} exited {proc.returncode}:\n{tail}"
-
-    def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 @pytest.fixture()
@@ -181,14 +151,11 @@ def test_the_entry_points_run_the_shop(children: Children, tmp_path: Path) -> No
     files = "loadtests/locustfile.py,loadtests/prometheus_exporter.py"
     common = ["-f", files, "--host", shop, "--allow-remote"]
     env_locust = {k: v for k, v in env.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}
-    master = subprocess.Popen(
-        [sys.executable, "-m", "locust", *common, "--master", "--master-bind-host",
-         "127.0.0.1", "--master-bind-port", str(master_port), "--headless",
-         "--expect-workers", "1", "-u", "2", "-r", "2", "-t", "20s", "--only-summary",
-         "--prometheus-host", "127.0.0.1", "--prometheus-port", str(exporter_port)],
-        cwd=REPO, env=env_locust, stdout=(tmp_path / "locust-master.log").open("wb"),
-        stderr=subprocess.STDOUT, start_new_session=True)
-    children.procs["locust-master"] = master
+    children.start("locust-master", [
+        sys.executable, "-m", "locust", *common, "--master", "--master-bind-host",
+        "127.0.0.1", "--master-bind-port", str(master_port), "--headless",
+        "--expect-workers", "1", "-u", "2", "-r", "2", "-t", "20s", "--only-summary",
+        "--prometheus-host", "127.0.0.1", "--prometheus-port", str(exporter_port)], env_locust)
     children.start("locust-worker", [
         sys.executable, "-m", "locust", *common, "--worker", "--master-host", "127.0.0.1",
         "--master-port", str(master_port)], env_locust)

@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from dashboards import grafana_build
+from dashboards.grafana_build import GRAFANA_DIR
+from dashboards.grafana_push import dashboard_files
+from tests.conftest import REPO
 from tests.dashboards.helpers import (
-    GRAFANA_DIR,
     all_queries,
-    dashboard_files,
     load_dashboards,
     panels,
     queries,
@@ -36,9 +37,10 @@ BOARDS = load_dashboards()
 
 def test_uids_are_stable_unique_and_name_their_file() -> None:
     assert set(BOARDS) == STABLE_UIDS
-    uids = [json.loads(path.read_text())["uid"] for path in dashboard_files()]
+    files = dashboard_files()
+    uids = [json.loads(path.read_text())["uid"] for path in files]
     assert len(uids) == len(set(uids))
-    for path, uid in zip(dashboard_files(), uids, strict=True):
+    for path, uid in zip(files, uids, strict=True):
         assert path.name == f"{uid}.json"
         assert re.fullmatch(r"[a-z0-9-]{1,40}", uid)
 
@@ -152,6 +154,6 @@ def test_dashboard_provider_points_where_compose_mounts_the_files() -> None:
     data = _yaml(GRAFANA_DIR / "provisioning" / "dashboards" / "shop-gameday.yaml")
     (provider,) = data["providers"]
     assert provider["type"] == "file" and provider["folderUid"] == "shop-gameday"
-    compose = _yaml(GRAFANA_DIR.parents[1] / "docker-compose.yml")
+    compose = _yaml(REPO / "docker-compose.yml")
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./dashboards/grafana:{provider['options']['path']}:ro" in mounts

@@ -7,7 +7,6 @@ import argparse
 import json
 import time
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,7 +64,7 @@ def test_a_second_push_reuses_the_folder_and_overwrites() -> None:
     assert all(r.version == 2 for r in results)
 
 
-def test_push_into_an_existing_folder_found_by_title(tmp_path: Path) -> None:
+def test_push_into_an_existing_folder_found_by_title() -> None:
     with FakeGrafana() as grafana:
         grafana.state.folders["abc"] = {"id": 7, "title": "Game days"}
         push_dashboards(grafana.url, TOKEN, folder="Game days", folder_uid="other",

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -33,42 +32,20 @@ import requests
 from local_stack.ports import free_port
 from local_stack.prometheus_targets import targets_from_state, write_targets
 from tests.conftest import REPO, RunningStack, start_stack, wait_until
-from tests.dashboards.helpers import Query, load_dashboards, queries, substitute, variable_values
+from tests.dashboards.helpers import (
+    Children,
+    Query,
+    load_dashboards,
+    queries,
+    substitute,
+    variable_values,
+)
 
 pytestmark = pytest.mark.integration
 
 PROMETHEUS = shutil.which("prometheus")
 TEMPLATE = REPO / "dashboards" / "prometheus"
 DATA_TIMEOUT_S = 120.0
-
-
-class Processes:
-    """Child processes of this test, each in its own session; all stopped on exit."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                start_new_session=True, **kwargs)
-        self.procs.append((name, proc))
-        return proc
-
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def stop_all(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for _name, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def chaos(stack: RunningStack, *args: str) -> str:
@@ -121,11 +98,11 @@ def live(tmp_path: Path) -> Iterator[dict[str, Any]]:
     if PROMETHEUS is None:
         pytest.skip("the prometheus binary is not installed (apt-get install prometheus)")
     stack = start_stack(tmp_path)
-    procs = Processes(tmp_path)
+    procs = Children(tmp_path)
     try:
         yield {"stack": stack, "procs": procs, "tmp": tmp_path}
     finally:
-        procs.stop_all()
+        procs.stop()
         subprocess.run([sys.executable, "-m", "chaos", "cleanup", "--state-dir",
                         str(stack.state_dir)], cwd=REPO, capture_output=True, timeout=60)
         stack.stop()
@@ -133,7 +110,7 @@ def live(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 def test_every_panel_query_returns_data(live: dict[str, Any]) -> None:
     stack: RunningStack = live["stack"]
-    procs: Processes = live["procs"]
+    procs: Children = live["procs"]
     tmp: Path = live["tmp"]
     t0 = time.monotonic()
 
@@ -196,9 +173,7 @@ def test_every_panel_query_returns_data(live: dict[str, Any]) -> None:
 
     deadline = time.monotonic() + DATA_TIMEOUT_S
     while not all_have_data() and time.monotonic() < deadline:
-        for name in ("locust", "prometheus"):
-            proc = dict(procs.procs)[name]
-            assert proc.poll() is None, f"{name} exited early:\n{procs.log(name)}"
+        procs.alive()  # locust and prometheus
         time.sleep(2)
     empty = "\n".join(f"  {name}: {expr}" for name, (_q, expr) in sorted(pending.items()))
     assert not pending, f"{len(pending)} of {total} queries returned no data:\n{empty}"

@@ -66,16 +66,10 @@ def runtime_sample(stack: RunningStack, name: str, **labels: str) -> float:
 
 def processed_records(stack: RunningStack, function: str) -> float:
     try:
-        text = requests.get(stack.urls["stream_runtime_metrics"], timeout=5).text
+        return runtime_sample(stack, "stream_runtime_records_total", function=function,
+                              outcome="processed")
     except requests.ConnectionError:
         return -1.0  # the runtime is down (being replaced)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if (sample.name == "stream_runtime_records_total"
-                    and sample.labels.get("function") == function
-                    and sample.labels.get("outcome") == "processed"):
-                return sample.value
-    return 0.0
 
 
 def redeliver_everything(stack: RunningStack) -> None:

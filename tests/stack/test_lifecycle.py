@@ -26,14 +26,6 @@ def _all_ports(stack: RunningStack) -> list[int]:
     return ports
 
 
-def _replica(stack: RunningStack, name: str) -> dict:
-    for group in stack.reload()["services"].values():
-        for replica in group["replicas"]:
-            if replica["name"] == name:
-                return replica
-    raise KeyError(name)
-
-
 def _alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -61,7 +53,7 @@ def test_up_serves_replaces_and_stops_clean(tmp_path: Path) -> None:
                 assert replica["alive"], replica
 
         # a dead replica is replaced, and the time to replace it is logged as an event
-        victim = _replica(stack, "storefront-1")
+        victim = stack.replica("storefront-1")
         os.kill(victim["pid"], signal.SIGKILL)
         replaced = wait_until(
             lambda: [e for e in stack.events()
@@ -70,8 +62,8 @@ def test_up_serves_replaces_and_stops_clean(tmp_path: Path) -> None:
         )
         assert replaced[0]["seconds"] > 0
         assert replaced[0]["old_pid"] == victim["pid"]
-        new = wait_until(lambda: _replica(stack, "storefront-1")["pid"] != victim["pid"]
-                         and _replica(stack, "storefront-1"), 10)
+        new = wait_until(lambda: stack.replica("storefront-1")["pid"] != victim["pid"]
+                         and stack.replica("storefront-1"), 10)
         assert requests.get(f"http://127.0.0.1:{new['port']}/health", timeout=5).status_code == 200
         assert "replica storefront-1 replaced in" in stack.log_path.read_text()
 
@@ -79,7 +71,7 @@ def test_up_serves_replaces_and_stops_clean(tmp_path: Path) -> None:
         holds = stack.state_dir / "holds"
         hold_for = 3.0
         (holds / "payments.json").write_text(json.dumps({"until": time.time() + hold_for}))
-        victim = _replica(stack, "payments-2")
+        victim = stack.replica("payments-2")
         killed_at = time.time()
         os.kill(victim["pid"], signal.SIGKILL)
         event = wait_until(

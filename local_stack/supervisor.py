@@ -346,3 +346,16 @@ def read_events(state_dir: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when `pid` names a running process (not a zombie): how a replica the state file
+    names is seen from outside the supervisor (the chaos probes, kill-replica's verify)."""
+    if not pid:
+        return False
+    import psutil  # only the outside readers need it; the supervisor itself does not
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

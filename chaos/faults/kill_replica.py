@@ -21,8 +21,8 @@ import psutil
 from chaos.context import ChaosContext
 from chaos.faults.base import Fault, InjectionFailed, poll
 from chaos.ledger import Entry
-from chaos.probes.processes import pid_alive
 from local_stack.state import write_json_atomic
+from local_stack.supervisor import pid_alive
 
 log = logging.getLogger("chaos.faults.kill_replica")
 

@@ -5,19 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import psutil
-
 from chaos.context import ChaosContext
-from local_stack.supervisor import read_events
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+from local_stack.supervisor import pid_alive, read_events
 
 
 def replicas_alive(ctx: ChaosContext, service: str) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from chaos.probes.catalog import PROBES
 from chaos.probes.env import ProbeEnv
-from chaos.runner.variables import substitute
+from chaos.variables import substitute
 from chaos.verdicts import describe_tolerance, dig, judge
 
 log = logging.getLogger("chaos.runner.guards")

@@ -9,9 +9,9 @@ from chaos.context import ChaosContext
 from chaos.durations import format_seconds, parse_duration
 from chaos.faults.base import InjectionFailed
 from chaos.faults.injector import Injector
-from chaos.runner.variables import has_references
 from chaos.spec.loader import Experiment
 from chaos.targets import TargetSelectionError
+from chaos.variables import has_references
 from chaos.verdicts import describe_tolerance
 
 

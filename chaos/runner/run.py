@@ -43,9 +43,9 @@ from chaos.runner.actions import ACTIONS, ActionFailed
 from chaos.runner.guards import Guards
 from chaos.runner.plan import build_plan, method_steps, step_seed
 from chaos.runner.scheduler import FaultScheduler
-from chaos.runner.variables import UnresolvedVariable, substitute
 from chaos.spec.loader import Experiment
 from chaos.targets import new_seed
+from chaos.variables import UnresolvedVariable, substitute
 from chaos.verdicts import (
     Observations,
     Verdict,

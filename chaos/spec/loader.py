@@ -18,8 +18,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from chaos.runner.variables import has_references
 from chaos.spec.schema import EXPERIMENT_SCHEMA
+from chaos.variables import has_references
 
 PathT = tuple[str | int, ...]
 

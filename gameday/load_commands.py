@@ -12,37 +12,19 @@ gate is missed). Arguments after `--` go to Locust unchanged.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import loadtests
 from gameday.arg_types import number, whole_number
 from loadtests.hosts import HostError, check_host, host_from_state
-from loadtests.locust_free import SHAPES, parse_timespan
+from loadtests.locust_free import SHAPES, locust_env, locustfile_path, parse_timespan
 
 # Nothing here may import Locust (see loadtests.locust_free).
 
-LOCUSTFILE = Path(loadtests.__file__).resolve().parent / "locustfile.py"
 MAX_USERS_HINT = 20
-
-
-def locustfile_path() -> Path:
-    """The locustfile of the installed loadtests package."""
-    return LOCUSTFILE
-
-
-def locust_env() -> dict[str, str]:
-    """The environment of a Locust child: ours without LOCUST_SKIP_MONKEY_PATCH (Locust needs
-    gevent's patches to run load), the installed packages' root first on PYTHONPATH."""
-    env = dict(os.environ)
-    env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
-    package_root = str(locustfile_path().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def _checked(parser_name: str, option: str) -> Callable[[str], str]:

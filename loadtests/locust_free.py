@@ -4,13 +4,34 @@ Importing Locust monkey-patches the whole process with gevent, which breaks a pr
 already imported ssl/urllib3 (RecursionError) and would turn `gameday up`'s threads and
 subprocesses into greenlets. The `gameday` CLI therefore uses only this module; the duration
 parser is ours rather than locust.util.timespan for that reason, and accepts the same forms.
+Those who start Locust as a child (`gameday load`, the game day, the chaos runner's Locust load)
+take the shipped locustfile's path and the child's environment from here.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 SHAPES = ("none", "steady", "step", "spike", "november")
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+
+
+def locustfile_path() -> Path:
+    """The locustfile of the installed loadtests package."""
+    return LOCUSTFILE
+
+
+def locust_env() -> dict[str, str]:
+    """The environment of a Locust child: ours without LOCUST_SKIP_MONKEY_PATCH (Locust needs
+    gevent's patches to run load), the installed packages' root first on PYTHONPATH."""
+    env = dict(os.environ)
+    env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
+    package_root = str(LOCUSTFILE.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
 
 _SPAN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s?)?$")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from chaos.probes import locust as locust_stats
 from chaos.safety import require_loopback
+from loadtests.locust_free import locust_env
 
 log = logging.getLogger("chaos.load.locust")
 
@@ -37,9 +38,9 @@ class LocustLoad:
         argv = [sys.executable, "-m", "locust", "-f", self.locustfile, "--headless",
                 "-u", str(self.users), "-r", str(self.spawn_rate), "--host", self.storefront,
                 "--csv", str(self.prefix), "--csv-full-history", *self.extra_args]
-        log_file = self.prefix.with_suffix(".log").open("wb")
-        self.proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,  # noqa: S603
-                                     start_new_session=True)
+        with self.prefix.with_suffix(".log").open("wb") as log_file:  # the child keeps its copy
+            self.proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,  # noqa: S603
+                                         start_new_session=True, env=locust_env())
         self.started_at = time.time()
 
     def stop(self, timeout_s: float = 15.0) -> None:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gameday.load_commands import locust_env, locustfile_path
+from loadtests.locust_free import locust_env, locustfile_path
 from local_stack.supervisor import die_with_parent
 
 log = logging.getLogger("gameday.run.locust")

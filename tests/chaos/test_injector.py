@@ -163,10 +163,12 @@ def test_cleanup_is_idempotent_and_sweeps_stray_flags(fake_stack: FakeStack) -> 
 def test_reap_undoes_only_expired_entries(fake_stack: FakeStack) -> None:
     lam = fake_stack.aws.client("lambda")
     injector = _injector(fake_stack)
-    short = injector.inject(injector.plan("throttle-stream", "ALL", {"function": FUNCTION}, 0.5))
+    # 2 s: long enough that both injections (with their verification) finish before it
+    # expires even on a loaded machine (0.5 s did not, with CI running alongside)
+    short = injector.inject(injector.plan("throttle-stream", "ALL", {"function": FUNCTION}, 2))
     other = injector.inject(injector.plan("service-error", "ALL", {"service": "payments"}, 60))
     assert injector.reap() == []  # nothing expired yet
-    time.sleep(0.6)
+    time.sleep(max(0.0, short.expires_at - time.time()) + 0.1)
     outcomes = injector.reap()
     assert [(o.fault_id, o.status) for o in outcomes] == [(short.fault_id, EXPIRED)]
     assert lam.get_function_concurrency(FunctionName=FUNCTION).get(

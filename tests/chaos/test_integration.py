@@ -132,22 +132,26 @@ CASES = [(name, variant) for name in EXPERIMENTS for variant in ("experiment", "
 
 
 class FreshStacks:
-    """One fresh stack per experiment, shared by the experiment and then its control (the
-    cases run in that order); moto keeps every write in memory, so a long-lived stack grows
-    slow and would make timings depend on what ran before. At most one is kept running."""
+    """One fresh stack per run (an experiment, then its control, each on its own): moto keeps
+    every write in memory, so a long-lived stack grows slow and would make timings depend on
+    what ran before; and CloudWatch's look-back for missing data lets a breaching IteratorAge
+    datapoint left by the experiment alarm the control's jam alarm (seen in CI: the
+    inventory-throttled control "detected" its jam 0.5 s after the fault started, from the
+    experiment's datapoints). At most one is kept running."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self.name: str | None = None
         self.stack: RunningStack | None = None
 
-    def get(self, name: str) -> RunningStack:
-        if self.name != name:
+    def get(self, name: str, variant: str) -> RunningStack:
+        key = f"{name.removesuffix('.yaml')}-{variant}"
+        if self.name != key:
             self.close()
-            where = self.base / name.removesuffix(".yaml")
+            where = self.base / key
             where.mkdir(parents=True, exist_ok=True)
             self.stack = start_stack(where)
-            self.name = name
+            self.name = key
         assert self.stack is not None
         return self.stack
 
@@ -176,7 +180,7 @@ def test_default_experiment_and_its_control(name: str, variant: str, fresh_stack
     data = load_file(path).data
     section = data if variant == "experiment" else data["control"]
     args = (section.get("stack") or {}).get("args") or []
-    target = start_stack(tmp_path, *args) if args else fresh_stacks.get(name)
+    target = start_stack(tmp_path, *args) if args else fresh_stacks.get(name, variant)
     try:
         missing = _missing_pieces(target, data)
         if missing:

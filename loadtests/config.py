@@ -20,6 +20,9 @@ from loadtests.locust_free import (
 )
 
 _ATTR = "_gameday_run_config"
+# Options that name files are parsed as text: in distributed mode the master sends every parsed
+# option to its workers with msgpack, which cannot pack a Path (nor any object but plain data).
+_PATHS = ("state_dir", "json_summary")
 
 
 def timespan(text: str) -> int:
@@ -91,7 +94,7 @@ def add_arguments(parser: Any) -> None:
                       help="count 503 + Retry-After (open breaker) as failures, not as shed")
 
     target = parser.add_argument_group("gameday: target")
-    target.add_argument("--state-dir", type=Path, default=None,
+    target.add_argument("--state-dir", type=str, default=None,
                         help="gameday state dir to find the shop in when --host is not given "
                              "(default: $GAMEDAY_STATE_DIR or ./.gameday)")
     target.add_argument("--allow-remote", action="store_true", default=False,
@@ -120,7 +123,7 @@ def add_arguments(parser: Any) -> None:
     add_gate_arguments(parser)
 
     report = parser.add_argument_group("gameday: reports")
-    report.add_argument("--json-summary", type=Path, default=None,
+    report.add_argument("--json-summary", type=str, default=None,
                         help="write a JSON summary (per-route stats, gates, conflicts) here")
 
 
@@ -147,6 +150,9 @@ class RunConfig:
         values = {name: getattr(options, name, getattr(defaults, name))
                   for name in cls.__dataclass_fields__}
         values["think_time"] = tuple(values["think_time"])
+        for name in _PATHS:
+            if values[name] is not None:
+                values[name] = Path(values[name])
         return cls(**values)
 
 

@@ -110,9 +110,15 @@ def add_arguments(parser: Any) -> None:
     shape.add_argument("--shape-duration", type=timespan, default=None,
                        help="total duration of the shape; default -t, else 60s")
     shape.add_argument("--step-users", type=_non_negative_int, default=None,
-                       help="step: users added per step (default a quarter of the users)")
+                       help="step, capacity: users added per step (default a quarter of the "
+                            "users; capacity: a tenth of the most users)")
     shape.add_argument("--step-duration", type=timespan, default=None,
-                       help="step: duration of one step (default a quarter of the duration)")
+                       help="step, capacity: duration of one step (default a quarter of the "
+                            "duration; capacity: 20s)")
+    shape.add_argument("--step-settle", type=timespan, default=None,
+                       help="capacity: seconds of each step left out of its measurement "
+                            "while the new users settle (default a quarter of the step)")
+
     shape.add_argument("--spike-users", type=_non_negative_int, default=None,
                        help="spike: users at the top of the spike (default 3x the users)")
     shape.add_argument("--spike-at", type=timespan, default=None,

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-SHAPES = ("none", "steady", "step", "spike", "november")
+SHAPES = ("none", "steady", "step", "spike", "november", "capacity")
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 

@@ -8,7 +8,9 @@
 * test_start -> fresh user indexes/shared shoppers, host check again (the web UI can change
   it), catalog size from the shop when --catalog-size is 0;
 * test_stop -> one log line with the conflicts seen;
-* quitting -> SLO gates on the run's statistics (exit code), then the JSON summary.
+* quitting -> SLO gates on the run's statistics (exit code), then the JSON summary. Under
+  `--shape capacity` the gates were judged step by step by the search instead, and the run
+  passes when it found a knee that meets them (loadtests.capacity).
 
 Setup errors (bad host, impossible shape) are logged and end the process with exit code 2.
 """
@@ -31,7 +33,7 @@ from loadtests.gates import GateParseError, apply_verdict, evaluate, gates_from_
 from loadtests.hosts import HostError, check_host, host_from_state
 from loadtests.journeys.base import reset_user_indexes
 from loadtests.journeys.cart_contention import CartContentionUser, reset_shared_shoppers
-from loadtests.shapes import GamedayShape, build_shape
+from loadtests.shapes import CapacityShape, GamedayShape, build_shape
 from loadtests.status import GamedayStatus
 from loadtests.summary import build_summary, write_summary
 from loadtests.webui import install_web_ui
@@ -81,6 +83,9 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         shape.runner = runner
         environment.shape_class = shape
         log.info("load shape: %s", shape.describe())
+        if isinstance(shape, CapacityShape) and shape.search.defaulted:
+            log.info("capacity: no per-step gate given; each step is judged on %s",
+                     ", ".join(f"{g.label} <= {g.limit:g}" for g in shape.search.gates))
 
     if config.contention_users is not None:
         for user_class in environment.user_classes:
@@ -131,11 +136,14 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # the master judges and reports
     stats = environment.stats
-    results = evaluate(getattr(environment, _GATES_ATTR, []), stats)
-    apply_verdict(environment, results)
+    shape = environment.shape_class
+    if isinstance(shape, CapacityShape):
+        results = capacity_verdict(environment, shape)
+    else:
+        results = evaluate(getattr(environment, _GATES_ATTR, []), stats)
+        apply_verdict(environment, results)
     config = run_config(environment)
     if config.json_summary:
-        shape = environment.shape_class
         summary = build_summary(
             stats, seed=config.seed, host=environment.host,
             shape=shape.describe() if isinstance(shape, GamedayShape) else None,
@@ -144,6 +152,24 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
             users=getattr(environment.parsed_options, "num_users", None))
         path = write_summary(config.json_summary, summary)
         log.info("JSON summary written to %s", path)
+
+
+def capacity_verdict(environment: Any, shape: CapacityShape) -> list[Any]:
+    """The capacity search's verdict decides the exit code: 0 with a knee that meets the
+    gates, else 1 (the broken last step's failures do not make the run fail)."""
+    search = shape.search
+    search.stop_early("the run ended before the search did")
+    results = search.verdict()
+    passed = apply_verdict(environment, results)
+    environment.process_exit_code = 0 if passed else 1
+    knee = search.knee
+    if knee is None:
+        log.error("capacity: no step met the gates (%s)", search.stopped_because)
+    else:
+        log.info("capacity: the knee is %.1f req/s at %d users (p95 %s ms, p99 %s ms, "
+                 "failures %.2f%%); %s", knee.rps, knee.users, knee.p95_ms, knee.p99_ms,
+                 100 * knee.failure_ratio, search.stopped_because)
+    return results
 
 
 def install(events: Any) -> None:

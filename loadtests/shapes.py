@@ -1,10 +1,14 @@
-"""Load shapes selected with `--shape steady|step|spike|november` (none = plain -u/-r/-t).
+"""Load shapes selected with `--shape steady|step|spike|november|capacity` (none = plain
+-u/-r/-t).
 
 Each shape is a LoadTestShape subclass whose tick() returns (users, spawn rate) until its
 duration is over, then None (Locust stops the test). Parameters come from the custom arguments
 (`--shape-users`, `--shape-spawn-rate`, `--shape-duration`, `--step-*`, `--spike-*`), falling
 back on -u, -r and -t. The shapes are not imported into the locustfile's namespace (Locust would
 pick the first one it finds); the init listener installs the selected one on the environment.
+
+`capacity` steps the users up until a gate breaks: its plain logic is in loadtests.capacity,
+adapted to Locust here (the clock, the runner's statistics, the end of the run).
 
 `november` follows seed 001 ("Scaling up to your first 10 million users"): traffic follows a
 weekly cycle (Sunday to Saturday, one daily peak per day, weekdays a little busier than the
@@ -24,6 +28,9 @@ from typing import Any
 
 from locust import LoadTestShape
 
+from loadtests.capacity import DEFAULT_MAX_USERS, DEFAULT_STEP_S, CapacityPlan, CapacitySearch
+from loadtests.gates import Gate, gates_from_options
+
 DEFAULT_USERS = 10
 DEFAULT_DURATION_S = 60
 
@@ -40,6 +47,7 @@ class GamedayShape(LoadTestShape):
     """Base of our shapes: a run time from an injectable clock, and a fixed duration."""
 
     abstract = True
+    _given_stats: Callable[[], Any] | None = None
 
     def __init__(self, duration_s: float, clock: Callable[[], float] | None = None) -> None:
         if duration_s <= 0:
@@ -67,6 +75,13 @@ class GamedayShape(LoadTestShape):
 
     def describe(self) -> dict[str, Any]:
         return {"shape": type(self).__name__, "duration_s": self.duration_s}
+
+    def stats(self) -> Any:
+        """The statistics a measuring shape reads: given (tests), else its runner's (Locust
+        sets `shape.runner`; on a master they are the sum of the workers' reports)."""
+        if self._given_stats is not None:
+            return self._given_stats()
+        return self.runner.environment.stats  # type: ignore[union-attr]
 
 
 class SteadyShape(GamedayShape):
@@ -164,6 +179,33 @@ class NovemberShape(GamedayShape):
                 "base_level": NOVEMBER_BASE_LEVEL, "week_fraction": NOVEMBER_WEEK_FRACTION}
 
 
+class CapacityShape(GamedayShape):
+    """The capacity search (loadtests.capacity) as a shape; it ends the run when it is done,
+    or when its time budget (every step, with time to spawn each) is spent."""
+
+    def __init__(self, plan: CapacityPlan, gates: list[Gate],
+                 clock: Callable[[], float] | None = None,
+                 stats: Callable[[], Any] | None = None) -> None:
+        super().__init__(plan.budget_s(), clock)
+        self._given_stats = stats
+        self.plan, self._gates = plan, gates
+        self.search = CapacitySearch(plan, gates, self.stats)
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self.search = CapacitySearch(self.plan, self._gates, self.stats)
+
+    def tick(self) -> tuple[int, float] | None:
+        run_time = self.get_run_time()
+        if run_time >= self.duration_s:
+            self.search.stop_early(f"the time budget ({self.duration_s:.0f} s) ran out")
+            return None
+        return self.search.tick(run_time)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.search.describe()}
+
+
 @dataclass(frozen=True)
 class ShapeParams:
     users: int
@@ -206,4 +248,19 @@ def build_shape(options: Any, clock: Callable[[], float] | None = None) -> Gamed
                           clock)
     if name == "november":
         return NovemberShape(p.users, p.spawn_rate, p.duration_s, clock)
-    raise ValueError(f"--shape {name!r}: unknown shape (steady, step, spike, november, none)")
+    if name == "capacity":
+        return CapacityShape(capacity_plan(options), gates_from_options(options), clock)
+    raise ValueError(f"--shape {name!r}: unknown shape (steady, step, spike, november, "
+                     f"capacity, none)")
+
+
+def capacity_plan(options: Any) -> CapacityPlan:
+    """The capacity search's plan: at most --shape-users or -u users (default
+    DEFAULT_MAX_USERS), --step-users per --step-duration, --step-settle, the spawn rate."""
+    users = getattr(options, "shape_users", None) or getattr(options, "num_users", None)
+    rate = getattr(options, "shape_spawn_rate", None) or getattr(options, "spawn_rate", None)
+    return CapacityPlan(max_users=int(users or DEFAULT_MAX_USERS),
+                        step_users=int(getattr(options, "step_users", None) or 0),
+                        step_s=float(getattr(options, "step_duration", None) or DEFAULT_STEP_S),
+                        settle_s=getattr(options, "step_settle", None),
+                        spawn_rate=float(rate or 0.0))

@@ -118,7 +118,9 @@ def add_arguments(parser: Any) -> None:
     shape.add_argument("--step-settle", type=timespan, default=None,
                        help="capacity: seconds of each step left out of its measurement "
                             "while the new users settle (default a quarter of the step)")
-
+    shape.add_argument("--soak-bucket", type=timespan, default=None,
+                       help="soak: throughput and percentiles recorded per this span "
+                            "(default 60s)")
     shape.add_argument("--spike-users", type=_non_negative_int, default=None,
                        help="spike: users at the top of the spike (default 3x the users)")
     shape.add_argument("--spike-at", type=timespan, default=None,

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-SHAPES = ("none", "steady", "step", "spike", "november", "capacity")
+SHAPES = ("none", "steady", "step", "spike", "november", "soak", "capacity")
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 

@@ -1,4 +1,4 @@
-"""Load shapes selected with `--shape steady|step|spike|november|capacity` (none = plain
+"""Load shapes selected with `--shape steady|step|spike|november|soak|capacity` (none = plain
 -u/-r/-t).
 
 Each shape is a LoadTestShape subclass whose tick() returns (users, spawn rate) until its
@@ -7,8 +7,10 @@ duration is over, then None (Locust stops the test). Parameters come from the cu
 back on -u, -r and -t. The shapes are not imported into the locustfile's namespace (Locust would
 pick the first one it finds); the init listener installs the selected one on the environment.
 
-`capacity` steps the users up until a gate breaks: its plain logic is in loadtests.capacity,
-adapted to Locust here (the clock, the runner's statistics, the end of the run).
+`soak` is steady load for the duration, measured per `--soak-bucket` (loadtests.soak), and
+`capacity` steps the users up until a gate breaks (loadtests.capacity): both keep their plain
+logic in those modules and only adapt it to Locust here (the clock, the runner's statistics,
+the end of the run).
 
 `november` follows seed 001 ("Scaling up to your first 10 million users"): traffic follows a
 weekly cycle (Sunday to Saturday, one daily peak per day, weekdays a little busier than the
@@ -30,6 +32,7 @@ from locust import LoadTestShape
 
 from loadtests.capacity import DEFAULT_MAX_USERS, DEFAULT_STEP_S, CapacityPlan, CapacitySearch
 from loadtests.gates import Gate, gates_from_options
+from loadtests.soak import DEFAULT_BUCKET_S, SoakRecorder
 
 DEFAULT_USERS = 10
 DEFAULT_DURATION_S = 60
@@ -179,6 +182,34 @@ class NovemberShape(GamedayShape):
                 "base_level": NOVEMBER_BASE_LEVEL, "week_fraction": NOVEMBER_WEEK_FRACTION}
 
 
+class SoakShape(SteadyShape):
+    """Steady users for the duration; each bucket's throughput and percentiles recorded."""
+
+    def __init__(self, users: int, spawn_rate: float, duration_s: float, bucket_s: float,
+                 clock: Callable[[], float] | None = None,
+                 stats: Callable[[], Any] | None = None,
+                 epoch: Callable[[], float] = time.time) -> None:
+        super().__init__(users, spawn_rate, duration_s, clock)
+        self._given_stats = stats
+        self._epoch = epoch
+        self.recorder = SoakRecorder(bucket_s, self.stats, epoch)
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self.recorder = SoakRecorder(self.recorder.bucket_s, self.stats, self._epoch)
+
+    def tick(self) -> tuple[int, float] | None:
+        run_time = self.get_run_time()
+        if run_time >= self.duration_s:
+            self.recorder.close(run_time, self.users)  # the last bucket, even if partial
+            return None
+        self.recorder.tick(run_time, self.users)
+        return self.at(run_time)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.recorder.describe()}
+
+
 class CapacityShape(GamedayShape):
     """The capacity search (loadtests.capacity) as a shape; it ends the run when it is done,
     or when its time budget (every step, with time to spawn each) is spent."""
@@ -248,9 +279,12 @@ def build_shape(options: Any, clock: Callable[[], float] | None = None) -> Gamed
                           clock)
     if name == "november":
         return NovemberShape(p.users, p.spawn_rate, p.duration_s, clock)
+    if name == "soak":
+        bucket_s = getattr(options, "soak_bucket", None) or DEFAULT_BUCKET_S
+        return SoakShape(p.users, p.spawn_rate, p.duration_s, bucket_s, clock)
     if name == "capacity":
         return CapacityShape(capacity_plan(options), gates_from_options(options), clock)
-    raise ValueError(f"--shape {name!r}: unknown shape (steady, step, spike, november, "
+    raise ValueError(f"--shape {name!r}: unknown shape (steady, step, spike, november, soak, "
                      f"capacity, none)")
 
 

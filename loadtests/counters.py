@@ -23,7 +23,7 @@ from locust.event import EventHook
 CONFLICT_EVENT = "cart_conflict"
 CONFLICT_KINDS = {"http_409": "conflicts.http_409", "occ_retry": "conflicts.occ_retries"}
 _ATTR = "_gameday_counters"
-_REPORT_KEY = "gameday_counters"
+REPORT_KEY = "gameday_counters"
 
 
 class Counters:
@@ -102,11 +102,11 @@ def install(environment: Any) -> None:
 
     def on_report_to_master(data: dict[str, Any], **_kw: Any) -> None:
         counters = counters_for(environment)
-        data[_REPORT_KEY] = counters.raw()
+        data[REPORT_KEY] = counters.raw()
         counters.reset()
 
     def on_worker_report(data: dict[str, Any], **_kw: Any) -> None:
-        counters_for(environment).merge(data.get(_REPORT_KEY) or {})
+        counters_for(environment).merge(data.get(REPORT_KEY) or {})
 
     events.test_start.add_listener(on_test_start)
     events.report_to_master.add_listener(on_report_to_master)

@@ -4,10 +4,12 @@
 
 * init_command_line_parser -> loadtests.config.add_arguments;
 * init -> run config, host (state file unless --host; loopback only unless --allow-remote),
-  the --shape, the fixed number of contention users, counters, the web UI tab;
+  the --shape, the fixed number of contention users, counters, the worker/master tallies of a
+  distributed run, the web UI tab;
 * test_start -> fresh user indexes/shared shoppers, host check again (the web UI can change
   it), catalog size from the shop when --catalog-size is 0;
-* test_stop -> one log line with the conflicts seen;
+* test_stop -> on a master, every worker's last report first (loadtests.distributed); one
+  log line with the conflicts seen;
 * quitting -> SLO gates on the run's statistics (exit code), then the JSON summary. Under
   `--shape capacity` the gates were judged step by step by the search instead, and the run
   passes when it found a knee that meets them (loadtests.capacity).
@@ -24,6 +26,7 @@ from typing import Any
 import gevent
 from locust.runners import WorkerRunner
 
+from loadtests import distributed
 from loadtests.catalog import catalog_size_of
 from loadtests.config import RunConfig, add_arguments, run_config, set_run_config
 from loadtests.counters import counters_for
@@ -93,6 +96,7 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
                 user_class.fixed_count = config.contention_users
 
     install_counters(environment)
+    distributed.install(environment, config.json_summary)  # after the counters: reads them
     if web_ui is not None:
         status = GamedayStatus(config.state_dir,
                                counters=lambda: counters_for(environment).snapshot())
@@ -127,6 +131,7 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
 
 
 def on_test_stop(environment: Any, **_kw: Any) -> None:
+    distributed.flush(environment)  # a master first gets every worker's last report
     conflicts = counters_for(environment).conflicts()
     log.info("cart conflicts seen: %d (409: %d, OCC retries: %d)", conflicts["total"],
              conflicts["http_409"], conflicts["occ_retries"])
@@ -149,7 +154,8 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
             shape=shape.describe() if isinstance(shape, GamedayShape) else None,
             gate_results=results, counters=counters_for(environment),
             exit_code=environment.process_exit_code,
-            users=getattr(environment.parsed_options, "num_users", None))
+            users=getattr(environment.parsed_options, "num_users", None),
+            workers=distributed.worker_totals(environment))
         path = write_summary(config.json_summary, summary)
         log.info("JSON summary written to %s", path)
 

@@ -9,7 +9,10 @@ Layout:
      "conflicts": {"total", "http_409", "occ_retries"},
      "counters": {metric: {"total", "by_route": {route: n}}},
      "errors": [{"method", "name", "error", "occurrences"}],
-     "exit_code": the exit code the gates decided, or null (Locust's own rule)}
+     "exit_code": the exit code the gates decided, or null (Locust's own rule),
+     "workers": on a distributed master, what each worker reported
+                [{"worker_index", "client_id", "requests", "failures", "final_report"}],
+                else null}
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def entry_summary(entry: StatsEntry) -> dict[str, Any]:
 def build_summary(stats: RequestStats, *, seed: int, host: str | None,
                   shape: dict[str, Any] | None, gate_results: list[GateResult],
                   counters: Counters, exit_code: int | None,
-                  users: int | None = None) -> dict[str, Any]:
+                  users: int | None = None,
+                  workers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     routes = sorted(stats.entries.values(), key=lambda e: (e.name, e.method or ""))
     last = stats.last_request_timestamp or stats.start_time
     return {
@@ -72,6 +76,7 @@ def build_summary(stats: RequestStats, *, seed: int, host: str | None,
                     "occurrences": e.occurrences}
                    for e in sorted(stats.errors.values(), key=lambda e: -e.occurrences)],
         "exit_code": exit_code,
+        "workers": workers,
     }
 
 

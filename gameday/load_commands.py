@@ -7,24 +7,42 @@ gate is missed). Arguments after `--` go to Locust unchanged.
 
     gameday load --users 10 --spawn-rate 5 --run-time 30s --shape november \\
         --gate-failure-ratio 0.01 --gate-p99 "/v1/products/{sku}=500" --gate-min-rps 20
+
+--find-capacity steps the users up (--step-users every --step-duration, at most -u) until a
+per-step gate breaks (--gate-failure-ratio/--gate-p95/--gate-p99; by default failures <= 1 %
+and p99 <= 1 s) and prints the knee, the step with the most req/s that met them, with every
+step's numbers; `capacity.json` and `capacity.svg` go next to Locust's reports. --gate-min-rps
+is then a floor on the knee. --workers N runs Locust distributed: a master and N worker
+processes on this machine (Locust's --processes), the master judging the gates.
+
+    gameday load --find-capacity -u 200 --step-users 20 --step-duration 20s \\
+        --gate-p99 "Aggregated=500" -- --think-time 0.05:0.2
+    gameday load --workers 2 -u 40 -t 2m
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gameday import capacity_report
 from gameday.arg_types import number, whole_number
+from loadtests.capacity import DEFAULT_MAX_USERS, CapacityPlan
 from loadtests.hosts import HostError, check_host, host_from_state
 from loadtests.locust_free import SHAPES, locust_env, locustfile_path, parse_timespan
+from local_stack.ports import free_port
 
 # Nothing here may import Locust (see loadtests.locust_free).
 
 MAX_USERS_HINT = 20
+DEFAULT_USERS = 10
+CAPACITY_RUN_TIME_MARGIN_S = 30  # -t of a capacity run: the search's own budget, and this
 
 
 def _checked(parser_name: str, option: str) -> Callable[[str], str]:
@@ -62,14 +80,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="load this URL instead of the state file's storefront")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a host outside loopback 127.0.0.0/8")
-    p.add_argument("-u", "--users", type=whole_number(1), default=10,
-                   help="users (peak users for a shape) (default 10)")
+    p.add_argument("-u", "--users", type=whole_number(1), default=None,
+                   help=f"users (peak users for a shape, most users for --find-capacity) "
+                        f"(default {DEFAULT_USERS}; --find-capacity {DEFAULT_MAX_USERS})")
     p.add_argument("-r", "--spawn-rate", type=number(0, strict=True), default=None,
                    help="users started per second (default: all within a second)")
     p.add_argument("-t", "--run-time", type=_run_time, default="30s",
                    help="duration, e.g. 30s, 2m (default 30s)")
     p.add_argument("--shape", choices=SHAPES, default="none",
                    help="load shape (default none: a steady -u/-r/-t run)")
+    p.add_argument("--find-capacity", action="store_true",
+                   help="step the users up until a gate breaks and report the knee "
+                        "(--shape capacity; -t does not apply)")
+    p.add_argument("--step-users", type=whole_number(1), default=None,
+                   help="--find-capacity and --shape step: users added per step")
+    p.add_argument("--step-duration", type=_run_time, default=None,
+                   help="--find-capacity and --shape step: duration of one step "
+                        "(capacity default 20s)")
+    p.add_argument("--step-settle", type=_run_time, default=None,
+                   help="--find-capacity: start of each step left out of its measurement "
+                        "(default a quarter of the step)")
+    p.add_argument("--workers", type=whole_number(1), default=None,
+                   help="run Locust distributed: a master and this many worker processes")
     p.add_argument("--seed", type=int, default=42, help="test data seed (default 42)")
     p.add_argument("--contention-users", type=int, default=None,
                    help="fixed number of cart-contention users (default: by class weight)")
@@ -93,14 +125,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_load)
 
 
+def finds_capacity(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "find_capacity", False)) or args.shape == "capacity"
+
+
+def users_of(args: argparse.Namespace) -> int:
+    if args.users is not None:
+        return int(args.users)
+    return DEFAULT_MAX_USERS if finds_capacity(args) else DEFAULT_USERS
+
+
+def _seconds(span: str | None) -> float | None:
+    return None if span is None else float(parse_timespan(span))
+
+
+def capacity_plan(args: argparse.Namespace) -> CapacityPlan:
+    """The plan the Locust side builds from the same options (ValueError when impossible)."""
+    return CapacityPlan(max_users=users_of(args), step_users=args.step_users or 0,
+                        step_s=_seconds(args.step_duration) or CapacityPlan().step_s,
+                        settle_s=_seconds(args.step_settle), spawn_rate=args.spawn_rate or 0.0)
+
+
 def build_locust_argv(args: argparse.Namespace, host: str, out: Path) -> list[str]:
     """The Locust command line for these `gameday load` arguments."""
-    rate = args.spawn_rate if args.spawn_rate is not None else float(args.users)
+    users = users_of(args)
+    rate = args.spawn_rate if args.spawn_rate is not None else float(users)
+    shape, run_time = args.shape, args.run_time
+    if finds_capacity(args):  # the search ends the run; -t is only a safety net
+        shape = "capacity"
+        run_time = f"{math.ceil(capacity_plan(args).budget_s()) + CAPACITY_RUN_TIME_MARGIN_S}s"
     argv = [sys.executable, "-m", "locust", "-f", str(locustfile_path()),
-            "--host", host, "-u", str(args.users), "-r", f"{rate:g}", "-t", args.run_time,
-            "--seed", str(args.seed), "--shape", args.shape,
+            "--host", host, "-u", str(users), "-r", f"{rate:g}", "-t", run_time,
+            "--seed", str(args.seed), "--shape", shape,
             "--csv", str(out / "locust"), "--html", str(out / "report.html"),
             "--json-summary", str(out / "summary.json")]
+    for flag, value in (("--step-users", args.step_users),
+                        ("--step-duration", args.step_duration),
+                        ("--step-settle", args.step_settle)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.workers:
+        port = free_port()  # the master's own port, on loopback, per run
+        argv += ["--processes", str(args.workers), "--master-bind-host", "127.0.0.1",
+                 "--master-bind-port", str(port), "--master-port", str(port)]
     if args.contention_users is not None:
         argv += ["--contention-users", str(args.contention_users)]
     if args.state_dir is not None:
@@ -126,15 +193,22 @@ def build_locust_argv(args: argparse.Namespace, host: str, out: Path) -> list[st
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    capacity = finds_capacity(args)
+    if capacity:
+        try:
+            capacity_plan(args)
+        except ValueError as exc:
+            print(f"gameday load: --find-capacity: {exc}", file=sys.stderr)
+            return 2
     try:
         host = check_host(args.host.rstrip("/"), args.allow_remote) if args.host \
             else check_host(host_from_state(args.state_dir), args.allow_remote)
     except HostError as exc:
         print(f"gameday load: {exc}", file=sys.stderr)
         return 2
-    if args.users > MAX_USERS_HINT:
-        print(f"gameday load: note: {args.users} users on a shared machine; the load "
-              f"generator may become the bottleneck", file=sys.stderr)
+    if not capacity and not args.workers and users_of(args) > MAX_USERS_HINT:
+        print(f"gameday load: note: {users_of(args)} users on a shared machine; the load "
+              f"generator may become the bottleneck (--workers N spreads it)", file=sys.stderr)
     out = (args.out or Path("reports") / time.strftime("load-%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     argv = build_locust_argv(args, host, out)
@@ -147,4 +221,23 @@ def cmd_load(args: argparse.Namespace) -> int:
         code = proc.wait()
     print(f"gameday load: locust exited with {code}; summary: {out / 'summary.json'}",
           flush=True)
+    if capacity:
+        report_capacity(out)
     return code
+
+
+def report_capacity(out: Path) -> None:
+    """Print the capacity search's table and write capacity.json and capacity.svg."""
+    try:
+        found = capacity_report.capacity_of(json.loads((out / "summary.json").read_text()))
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        print(f"gameday load: no capacity report: the summary could not be read ({exc})",
+              file=sys.stderr)
+        return
+    if found is None:
+        print("gameday load: no capacity report: the summary has no capacity search",
+              file=sys.stderr)
+        return
+    paths = capacity_report.write(out, found)
+    print(capacity_report.table(found))
+    print(f"gameday load: capacity plot {paths['svg']}, data {paths['json']}", flush=True)

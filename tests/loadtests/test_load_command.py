@@ -57,6 +57,8 @@ def test_web_command_line(tmp_path: Path) -> None:
     (["--run-time", "soon"], "argument -t/--run-time"),
     (["--users", "0"], "argument -u/--users"),
     (["--shape", "zigzag"], "argument --shape"),
+    (["--workers", "0"], "argument --workers"),
+    (["--find-capacity", "--step-duration", "soon"], "argument --step-duration"),
 ])
 def test_bad_arguments(argv: list[str], fragment: str,
                        capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,3 +77,43 @@ def test_remote_host_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     args = parse("--host", "http://10.1.2.3", "--out", str(tmp_path / "out"))
     assert args.func(args) == 2
     assert "outside loopback" in capsys.readouterr().err
+
+
+def test_find_capacity_command_line(tmp_path: Path) -> None:
+    args = parse("--find-capacity", "--step-users", "5", "--step-duration", "10s",
+                 "--step-settle", "2s", "--gate-p99", "Aggregated=500")
+    argv = load_commands.build_locust_argv(args, "http://127.0.0.1:1", tmp_path)
+    assert argv[argv.index("--shape") + 1] == "capacity"
+    assert argv[argv.index("-u") + 1] == "100"  # the most users: the search's default
+    plan = load_commands.capacity_plan(args)
+    assert (plan.max_users, plan.step, plan.step_s, plan.settle) == (100, 5, 10.0, 2.0)
+    # -t is a safety net past the search's own budget
+    budget = int(argv[argv.index("-t") + 1].rstrip("s"))
+    assert budget > plan.budget_s()
+    for flag, value in (("--step-users", "5"), ("--step-duration", "10s"),
+                        ("--step-settle", "2s")):
+        assert argv[argv.index(flag) + 1] == value
+    assert load_commands.users_of(parse()) == 10
+
+
+def test_workers_command_line(tmp_path: Path) -> None:
+    argv = load_commands.build_locust_argv(parse("--workers", "2"), "http://127.0.0.1:1",
+                                           tmp_path)
+    assert argv[argv.index("--processes") + 1] == "2"
+    assert argv[argv.index("--master-bind-host") + 1] == "127.0.0.1"
+    port = argv[argv.index("--master-bind-port") + 1]
+    assert argv[argv.index("--master-port") + 1] == port
+    assert "--processes" not in load_commands.build_locust_argv(parse(), "http://x", tmp_path)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--step-duration", "10s", "--step-settle", "10s"], "shorter than the step"),
+    (["-u", "5", "--step-users", "6"], "above the most users"),
+])
+def test_impossible_capacity_search(argv: list[str], fragment: str, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("--find-capacity", *argv, "--out", str(tmp_path / "out"))
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert "--find-capacity" in err and fragment in err
+    assert not (tmp_path / "out").exists()  # nothing started, nothing written

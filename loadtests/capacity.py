@@ -6,7 +6,9 @@ statistics through a callable, so it never touches a runner. Each step:
 
 1. asks for `users` (start_users, then + step_users each step, at most max_users);
 2. waits `settle_s` after the users are running (Locust's shape worker blocks while it spawns,
-   so the first tick after the request is when they all run), then snapshots the statistics;
+   so the first tick after the request is when they all run), then snapshots the statistics
+   (on a distributed master they arrive from the workers every 3 s: the settle time also
+   keeps the previous step's late reports out);
 3. at `step_s` after the users ran, judges the window settle_s..step_s on the per-step gates
    (`--gate-failure-ratio`, `--gate-p95`, `--gate-p99`; by default DEFAULT_STEP_GATES) with
    `gates.evaluate`, exactly as a whole run is judged.

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+from chaos.exceptions import FaultConflict, InjectionFailed
 from chaos.faults import compose_replica, esm_update, remove_alarm, ssm_flag, throttle_stream
-from chaos.faults.base import Fault, FaultConflict, FaultPlan, InjectionFailed
+from chaos.faults.base import Fault, FaultPlan
 
 FAULTS: dict[str, Fault] = {
     fault.name: fault

@@ -10,11 +10,8 @@ from typing import Any
 
 import requests
 
+from chaos.exceptions import ActionFailed
 from chaos.load.builtin import discover_skus
-
-
-class ActionFailed(RuntimeError):
-    """The action could not do what it says; the run fails."""
 
 
 def _shopper(run: Any, params: dict[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,9 @@ from typing import Any
 
 from chaos.context import ChaosContext
 from chaos.durations import format_seconds, parse_duration
-from chaos.faults.base import InjectionFailed
+from chaos.exceptions import ChaosError
 from chaos.faults.injector import Injector
 from chaos.spec.loader import Experiment
-from chaos.targets import TargetSelectionError
 from chaos.variables import has_references
 from chaos.verdicts import describe_tolerance
 
@@ -38,7 +37,7 @@ def resolve_fault(injector: Injector | None, step: dict[str, Any], seed: int
     try:
         plan = injector.plan(step["fault"], step.get("target", "ALL"), params,
                              parse_duration(step["duration"]), seed)
-    except (InjectionFailed, TargetSelectionError, KeyError, ValueError) as exc:
+    except (ChaosError, KeyError, ValueError) as exc:
         return {"unresolved": str(exc)}
     except Exception as exc:  # noqa: BLE001 - e.g. an AWS endpoint that is down
         return {"unresolved": f"{type(exc).__name__}: {exc}"}

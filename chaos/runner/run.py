@@ -29,7 +29,7 @@ from typing import Any
 
 from chaos.context import ChaosContext
 from chaos.durations import parse_duration
-from chaos.faults.base import InjectionFailed
+from chaos.exceptions import ActionFailed, ChaosError, InjectionFailed, StepError
 from chaos.faults.injector import Injector, UndoOutcome
 from chaos.load.builtin import BuiltinLoad, discover_skus
 from chaos.load.locust_driver import LocustLoad
@@ -39,13 +39,13 @@ from chaos.probes.env import FaultWindow, ProbeEnv
 from chaos.probes.timeline import Sampler, Timeline
 from chaos.probes.waiting import wait_until
 from chaos.report.journal import Journal
-from chaos.runner.actions import ACTIONS, ActionFailed
+from chaos.runner.actions import ACTIONS
 from chaos.runner.guards import Guards
 from chaos.runner.plan import build_plan, method_steps, step_seed
 from chaos.runner.scheduler import FaultScheduler
 from chaos.spec.loader import Experiment
 from chaos.targets import new_seed
-from chaos.variables import UnresolvedVariable, substitute
+from chaos.variables import substitute
 from chaos.verdicts import (
     Observations,
     Verdict,
@@ -59,10 +59,6 @@ log = logging.getLogger("chaos.runner")
 
 PASSED, FAILED, ABORTED, ERROR, INTERRUPTED = "passed", "failed", "aborted", "error", \
     "interrupted"
-
-
-class StepError(RuntimeError):
-    """A step could not be carried out (the run errors)."""
 
 
 @dataclass
@@ -164,7 +160,7 @@ class ExperimentRunner:
                     self.scheduler.wait_all(self._max_fault_wait(), self.abort)
                 if not self.abort.is_set():
                     self._hypothesis("after")
-        except (InjectionFailed, StepError, ActionFailed, UnresolvedVariable) as exc:
+        except ChaosError as exc:
             self.error_reason = f"{type(exc).__name__}: {exc}"
             log.error("run %s: %s", self.run_id, self.error_reason)
             self.verdicts.append(Verdict("the method was carried out", "injection",

@@ -18,29 +18,11 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from chaos.exceptions import InvalidExperiment, SpecError
 from chaos.spec.schema import EXPERIMENT_SCHEMA
 from chaos.variables import has_references
 
 PathT = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class SpecError:
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
-
-
-class InvalidExperiment(ValueError):
-    def __init__(self, errors: list[SpecError]) -> None:
-        super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
 
 
 @dataclass

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.durations import parse_duration
-from chaos.load.records import in_window, rate
+from chaos.load import locust_stats
+from chaos.load.records import PlacedOrder, in_window, rate
 from chaos.probes import (
     alarms,
     audit,
     breakers,
-    locust,
     orders,
     processes,
     prometheus,
@@ -103,8 +103,8 @@ def _load_rate(env: ProbeEnv, p: dict[str, Any]) -> float | None:
 
 def _locust(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
     if "csv" in p:
-        return locust.from_csv(p["csv"])
-    return locust.from_web(p["url"])
+        return locust_stats.from_csv(p["csv"])
+    return locust_stats.from_web(p["url"])
 
 
 def _audit(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def _audit(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _order_status(env: ProbeEnv, p: dict[str, Any]) -> str | None:
-    order = orders.PlacedOrder(str(p["order_id"]), "", str(p["token"]), 0.0)
+    order = PlacedOrder(str(p["order_id"]), "", str(p["token"]), 0.0)
     return orders.order_status(env.ctx.url("storefront"), order)
 
 

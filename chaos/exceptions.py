@@ -44,6 +44,14 @@ class InvalidExperiment(ChaosError, ValueError):
         self.errors = errors
 
 
+class UnknownName(ChaosError, KeyError, ValueError):
+    """A name no registry holds (fault, probe, action, verdict metric); the message names the
+    known ones. A KeyError for mapping-style lookups, a ValueError for input checks."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class TargetSelectionError(ChaosError, ValueError):
     """A malformed target selection, or one with nothing to choose from."""
 

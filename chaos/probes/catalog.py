@@ -26,6 +26,7 @@ from chaos.probes import (
 )
 from chaos.probes import http as http_probe
 from chaos.probes.env import ProbeEnv
+from chaos.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def _p(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-PROBES: dict[str, ProbeType] = {p.name: p for p in [
+PROBES: Registry[ProbeType] = Registry("probe")
+for _probe in [
     ProbeType("http", _http, _p(), _p("url", "path", "method", "token"),
               "HTTP status of one request (0 = no answer)"),
     ProbeType("breaker", _breaker, _p("dependency"), _p(),
@@ -160,4 +162,5 @@ PROBES: dict[str, ProbeType] = {p.name: p for p in [
               "OnFailure queue of a function's stream mapping: messages, matched, isolated"),
     ProbeType("orders", _orders_settled, _p(), _p(),
               "statuses of the orders the load placed (one poll)"),
-]}
+]:
+    PROBES.register(_probe.name, _probe)

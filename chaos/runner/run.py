@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.actions import ACTIONS
 from chaos.context import ChaosContext
 from chaos.durations import parse_duration
 from chaos.exceptions import ActionFailed, ChaosError, InjectionFailed, StepError
@@ -39,7 +40,6 @@ from chaos.probes.env import FaultWindow, ProbeEnv
 from chaos.probes.timeline import Sampler, Timeline
 from chaos.probes.waiting import wait_until
 from chaos.report.journal import Journal
-from chaos.runner.actions import ACTIONS
 from chaos.runner.guards import Guards
 from chaos.runner.plan import build_plan, method_steps, step_seed
 from chaos.runner.scheduler import FaultScheduler
@@ -199,7 +199,7 @@ class ExperimentRunner:
         return met
 
     def _probe(self, step: dict[str, Any], section: str, kind: str) -> bool:
-        probe = PROBES[step["probe"]]
+        probe = PROBES.get(step["probe"])
         params = substitute(step.get("params") or {}, self.env.vars)
         tolerance = step.get("tolerance")
         activity = self.journal.activity(section, {**step, "params": params})
@@ -355,7 +355,7 @@ class ExperimentRunner:
         params = substitute(step.get("params") or {}, self.env.vars)
         activity = self.journal.activity("run", {**step, "params": params})
         try:
-            output = ACTIONS[step["action"]](self, params)
+            output = ACTIONS.get(step["action"])(self, params)
         except Exception as exc:
             activity.finish("failed", None, exception=f"{type(exc).__name__}: {exc}")
             raise ActionFailed(f"action {step['name']}: {exc}") from exc

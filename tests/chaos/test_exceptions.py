@@ -24,7 +24,7 @@ def test_every_chaos_error_derives_from_the_base() -> None:
 
 @pytest.mark.parametrize(("name", "builtin"), [
     ("InvalidExperiment", ValueError), ("TargetSelectionError", ValueError),
-    ("UnresolvedVariable", KeyError),
+    ("UnresolvedVariable", KeyError), ("UnknownName", KeyError), ("UnknownName", ValueError),
     ("UnsafeTarget", RuntimeError), ("InjectionFailed", RuntimeError),
     ("FaultConflict", RuntimeError), ("StepError", RuntimeError),
     ("ActionFailed", RuntimeError), ("LedgerCorrupt", RuntimeError),

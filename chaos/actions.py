@@ -1,6 +1,8 @@
 """Actions an experiment's method can take besides faults: control the load, end this run's
 faults, and act as one shopper (sign up, place an order) to create a known record — e.g. the
-poison record whose Owner a lambda-error `match` names."""
+poison record whose Owner a lambda-error `match` names.
+
+An action is `fn(run, params) -> output`, registered by name in `ACTIONS`."""
 
 from __future__ import annotations
 
@@ -12,8 +14,14 @@ import requests
 
 from chaos.exceptions import ActionFailed
 from chaos.load.builtin import discover_skus
+from chaos.registry import Registry
+
+Action = Callable[[Any, dict[str, Any]], Any]
+ACTIONS: Registry[Action] = Registry("action")
+action = ACTIONS.registers
 
 
+@action("create-shopper")
 def _shopper(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     url = run.env.ctx.url("storefront")
     resp = requests.post(f"{url}/v1/shoppers", json={"name": params.get("name", "chaos")},
@@ -23,6 +31,7 @@ def _shopper(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     return resp.json()
 
 
+@action("place-order")
 def _place_order(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Add one item to the shopper's cart and check out; fails unless the checkout is 202."""
     shopper = params.get("shopper") or {}
@@ -48,29 +57,23 @@ def _place_order(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     return {"order_id": resp.json()["order_id"], "shopper_id": sid, "sku": sku}
 
 
+@action("start-load")
 def _start_load(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     return run.start_load()
 
 
+@action("stop-load")
 def _stop_load(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     return run.stop_load()
 
 
+@action("cleanup")
 def _cleanup(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     ended = [w.fault_id for w in run.scheduler.open_windows()]
     run.scheduler.end_all()
     return {"ended": ended}
 
 
+@action("settle-orders")
 def _settle(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     return run.settle_orders(params.get("timeout"))
-
-
-ACTIONS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
-    "create-shopper": _shopper,
-    "place-order": _place_order,
-    "start-load": _start_load,
-    "stop-load": _stop_load,
-    "cleanup": _cleanup,
-    "settle-orders": _settle,
-}

@@ -10,6 +10,7 @@ from chaos.durations import format_seconds, parse_duration
 from chaos.exceptions import ChaosError
 from chaos.faults.injector import Injector
 from chaos.spec.loader import Experiment
+from chaos.spec.sections import DEFAULT_TARGET, WAIT_FOR_FAULTS_TIMEOUT, LoadConfig
 from chaos.variables import has_references
 from chaos.verdicts import describe_tolerance
 
@@ -22,7 +23,7 @@ def step_seed(seed: int, index: int) -> int:
 def method_steps(experiment: Experiment, control: bool) -> list[dict[str, Any]]:
     steps = list(experiment.data["method"])
     if control:
-        steps = list((experiment.data.get("control") or {}).get("before-method") or []) + steps
+        steps = list(experiment.control.before_method) + steps
     return steps
 
 
@@ -35,7 +36,7 @@ def resolve_fault(injector: Injector | None, step: dict[str, Any], seed: int
     if has_references(params):
         return {"unresolved": "parameters use values saved during the run"}
     try:
-        plan = injector.plan(step["fault"], step.get("target", "ALL"), params,
+        plan = injector.plan(step["fault"], step.get("target", DEFAULT_TARGET), params,
                              parse_duration(step["duration"]), seed)
     except (ChaosError, KeyError, ValueError) as exc:
         return {"unresolved": str(exc)}
@@ -78,9 +79,9 @@ def format_plan(plan: dict[str, Any]) -> str:
     out = [f"plan: {plan['title']} ({plan['variant']}), seed {plan['seed']}"]
     if plan["stack_args"]:
         out.append(f"  stack started with: gameday up {' '.join(plan['stack_args'])}")
-    load = plan["load"]
-    if load.get("driver", "none") != "none":
-        out.append(f"  load: {load.get('driver')} × {load.get('users', 3)} users")
+    load = LoadConfig.from_spec(plan["load"])
+    if load.runs:
+        out.append(f"  load: {load.driver} × {load.users} users")
     out.append(f"  steady state: {plan['hypothesis']['title']}")
     for probe in plan["hypothesis"]["probes"]:
         out.append(f"    - {_probe_line(probe)}")
@@ -91,7 +92,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         kind = step["type"]
         if kind == "fault":
             head = (f"    {step['index'] + 1}. fault {step['name']}: {step['fault']} "
-                    f"{step.get('target', 'ALL')} for "
+                    f"{step.get('target', DEFAULT_TARGET)} for "
                     f"{format_seconds(parse_duration(step['duration']))} (seed {step['seed']})")
             out.append(head)
             if "unresolved" in step:
@@ -106,7 +107,7 @@ def format_plan(plan: dict[str, Any]) -> str:
             out.append(f"    {step['index'] + 1}. pause {step['duration']}")
         elif kind == "wait-for-faults":
             out.append(f"    {step['index'] + 1}. wait for every fault to end "
-                       f"(at most {step.get('timeout', '60s')})")
+                       f"(at most {step.get('timeout', WAIT_FOR_FAULTS_TIMEOUT)})")
         else:
             out.append(f"    {step['index'] + 1}. action {step['name']}: {step['action']} "
                        f"{step.get('params') or ''}".rstrip())

@@ -10,7 +10,7 @@ the fault itself (its normalize()), all pointing at the offending node.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from jsonschema.exceptions import ValidationError
 
 from chaos.exceptions import InvalidExperiment, SpecError, UnknownName
 from chaos.spec.schema import EXPERIMENT_SCHEMA
+from chaos.spec.sections import ControlConfig, LoadConfig, ObserveConfig, StopConditions
 from chaos.variables import has_references
 
 PathT = tuple[str | int, ...]
@@ -27,10 +28,21 @@ PathT = tuple[str | int, ...]
 
 @dataclass
 class Experiment:
-    """A validated experiment: the data as plain Python, where it came from."""
+    """A validated experiment: the data as plain Python, where it came from, and its
+    sections as typed config (built once, here)."""
 
     path: Path
     data: dict[str, Any]
+    load: LoadConfig = field(init=False)
+    observe: ObserveConfig = field(init=False)
+    stop_conditions: StopConditions = field(init=False)
+    control: ControlConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.load = LoadConfig.from_spec(self.data.get("load"))
+        self.observe = ObserveConfig.from_spec(self.data.get("observe"))
+        self.stop_conditions = StopConditions.from_spec(self.data.get("stop-conditions"))
+        self.control = ControlConfig.from_spec(self.data.get("control"))
 
     @property
     def title(self) -> str:

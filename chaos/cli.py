@@ -164,7 +164,7 @@ def _inject_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_inject(args: argparse.Namespace) -> int:
-    from chaos.faults.base import InjectionFailed
+    from chaos.exceptions import InjectionFailed
     from chaos.faults.injector import Injector
     from chaos.safety import UnsafeTarget
     from chaos.targets import Selection, TargetSelectionError

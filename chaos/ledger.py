@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.exceptions import LedgerCorrupt
+
 log = logging.getLogger("chaos.ledger")
 
 LEDGER_FILE = "ledger.json"
@@ -139,7 +141,3 @@ class Ledger:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-
-
-class LedgerCorrupt(RuntimeError):
-    """The ledger file exists but cannot be read; nothing is guessed."""

@@ -12,11 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
+from chaos.exceptions import UnsafeTarget
+
 LOOPBACK_NET = ipaddress.ip_network("127.0.0.0/8")
-
-
-class UnsafeTarget(RuntimeError):
-    """The CLI refuses to act on this endpoint or account."""
 
 
 def is_loopback_url(url: str) -> bool:

@@ -14,12 +14,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chaos.exceptions import TargetSelectionError
+
 SELECTION_PATTERN = r"^(ALL|COUNT\([1-9][0-9]*\)|PERCENT\(([1-9][0-9]?|100)\))$"
 _PARSE = re.compile(r"^(ALL|COUNT|PERCENT)(?:\((\d+)\))?$")
-
-
-class TargetSelectionError(ValueError):
-    """The selection is malformed, or there are not enough candidates for it."""
 
 
 @dataclass(frozen=True)

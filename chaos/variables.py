@@ -6,13 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from chaos.exceptions import UnresolvedVariable
 from chaos.verdicts import dig
 
 _REF = re.compile(r"\$\{([A-Za-z_][\w.-]*)\}")
-
-
-class UnresolvedVariable(KeyError):
-    """A `${...}` names nothing saved so far."""
 
 
 def _lookup(name: str, values: dict[str, Any]) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.load.records import RequestRecord, in_window, percentile, rate, status_matches
+from chaos.registry import Registry
 
 # -- judging values ---------------------------------------------------------------------------
 
@@ -116,20 +117,12 @@ class Observations:
 
 
 Metric = Callable[[Observations, dict[str, Any]], Any]
-METRICS: dict[str, Metric] = {}
-
-
-def metric(name: str) -> Callable[[Metric], Metric]:
-    def register(fn: Metric) -> Metric:
-        METRICS[name] = fn
-        return fn
-    return register
+METRICS: Registry[Metric] = Registry("metric")
+metric = METRICS.registers  # @metric("error_rate") def ...
 
 
 def compute(name: str, obs: Observations, params: dict[str, Any] | None = None) -> Any:
-    if name not in METRICS:
-        raise KeyError(f"unknown verdict metric {name!r} (known: {', '.join(sorted(METRICS))})")
-    return METRICS[name](obs, dict(params or {}))
+    return METRICS.get(name)(obs, dict(params or {}))
 
 
 def _window(obs: Observations, p: dict[str, Any]) -> tuple[float, float] | None:

@@ -12,21 +12,16 @@
 
 from __future__ import annotations
 
+from chaos.exceptions import FaultConflict, InjectionFailed
 from chaos.faults import compose_replica, esm_update, remove_alarm, ssm_flag, throttle_stream
-from chaos.faults.base import Fault, FaultConflict, FaultPlan, InjectionFailed
+from chaos.faults.base import Fault, FaultPlan
+from chaos.registry import Registry
 
-FAULTS: dict[str, Fault] = {
-    fault.name: fault
-    for module in (compose_replica, ssm_flag, throttle_stream, remove_alarm, esm_update)
-    for fault in module.FAULTS
-}
+FAULTS: Registry[Fault] = Registry("fault")
+for _module in (compose_replica, ssm_flag, throttle_stream, remove_alarm, esm_update):
+    for _fault in _module.FAULTS:
+        FAULTS.register(_fault.name, _fault)
 
-
-def get_fault(name: str) -> Fault:
-    try:
-        return FAULTS[name]
-    except KeyError:
-        raise ValueError(f"unknown fault {name!r} (known: {', '.join(sorted(FAULTS))})") from None
-
+get_fault = FAULTS.get  # UnknownName (a ValueError) naming the known faults
 
 __all__ = ["FAULTS", "Fault", "FaultConflict", "FaultPlan", "InjectionFailed", "get_fault"]

@@ -17,14 +17,6 @@ from chaos.context import ChaosContext
 from chaos.ledger import Entry
 
 
-class InjectionFailed(RuntimeError):
-    """The fault could not be set, or did not land; the run/command fails."""
-
-
-class FaultConflict(InjectionFailed):
-    """Another active fault already holds this target."""
-
-
 @dataclass
 class FaultPlan:
     """A resolved fault: the targets chosen, the parameters as they will be applied."""

@@ -25,8 +25,9 @@ import os
 from typing import Any
 
 from chaos.context import ChaosContext
+from chaos.exceptions import InjectionFailed
 from chaos.faults import kill_replica
-from chaos.faults.base import InjectionFailed, poll
+from chaos.faults.base import poll
 from chaos.ledger import Entry
 from chaos.safety import is_loopback_url
 

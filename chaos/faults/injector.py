@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from chaos.context import ChaosContext
+from chaos.exceptions import FaultConflict, InjectionFailed
 from chaos.faults import get_fault
-from chaos.faults.base import FaultConflict, FaultPlan, InjectionFailed
+from chaos.faults.base import FaultPlan
 from chaos.faults.ssm_flag import list_flags
 from chaos.ledger import ACTIVE, EXPIRED, UNDONE, Entry, Ledger, new_fault_id
 from chaos.targets import Selection, new_seed

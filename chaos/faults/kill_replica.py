@@ -19,7 +19,8 @@ from typing import Any
 import psutil
 
 from chaos.context import ChaosContext
-from chaos.faults.base import Fault, InjectionFailed, poll
+from chaos.exceptions import InjectionFailed
+from chaos.faults.base import Fault, poll
 from chaos.ledger import Entry
 from local_stack.state import write_json_atomic
 from local_stack.supervisor import pid_alive

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.faults.base import InjectionFailed
+from chaos.exceptions import InjectionFailed
 
 
 def list_functions(ctx: ChaosContext) -> list[str]:

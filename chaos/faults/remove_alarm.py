@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.faults.base import Fault, InjectionFailed, as_list
+from chaos.exceptions import InjectionFailed
+from chaos.faults.base import Fault, as_list
 from chaos.ledger import Entry
 
 # the describe_alarms keys that put_metric_alarm accepts back

@@ -13,7 +13,8 @@ import logging
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.faults.base import Fault, InjectionFailed, as_list, poll, rate_param
+from chaos.exceptions import InjectionFailed
+from chaos.faults.base import Fault, as_list, poll, rate_param
 from chaos.faults.lambda_lookup import function_candidates
 from chaos.ledger import Entry
 

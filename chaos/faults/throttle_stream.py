@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.faults.base import Fault, InjectionFailed, as_list
+from chaos.exceptions import InjectionFailed
+from chaos.faults.base import Fault, as_list
 from chaos.faults.lambda_lookup import function_candidates
 from chaos.ledger import Entry
 

@@ -21,8 +21,7 @@ from typing import Any
 import requests
 
 from chaos.context import ChaosContext
-from chaos.load.records import Recorder, RequestRecord
-from chaos.probes.orders import PlacedOrder
+from chaos.load.records import PlacedOrder, Recorder, RequestRecord
 from chaos.safety import require_loopback
 
 log = logging.getLogger("chaos.load.builtin")

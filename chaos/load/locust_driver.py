@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chaos.probes import locust as locust_stats
+from chaos.load import locust_stats
 from chaos.safety import require_loopback
 from loadtests.locust_free import locust_env
 

@@ -1,4 +1,5 @@
-"""Per-request records of the load and the numbers made from them (rates, percentiles)."""
+"""What the load records — every request, every order it got a 202 for — and the numbers
+made from the requests (rates, percentiles)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ class RequestRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class PlacedOrder:
+    """An order the load (or an action) got a 202 for."""
+
+    order_id: str
+    shopper_id: str
+    token: str
+    accepted_at: float
+    status: str | None = None
 
 
 class Recorder:

@@ -10,12 +10,9 @@ import sys
 from typing import Any
 
 from chaos.context import ChaosContext
+from chaos.exceptions import AuditUnavailable
 
 AUDIT_MODULE = "reference_app.audit"
-
-
-class AuditUnavailable(RuntimeError):
-    """The audit module does not exist (yet) in this checkout."""
 
 
 def run_audit(ctx: ChaosContext, args: list[str] | None = None, timeout_s: float = 60.0

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.durations import parse_duration
-from chaos.load.records import in_window, rate
+from chaos.load import locust_stats
+from chaos.load.records import PlacedOrder, in_window, rate
 from chaos.probes import (
     alarms,
     audit,
     breakers,
-    locust,
     orders,
     processes,
     prometheus,
@@ -26,6 +26,7 @@ from chaos.probes import (
 )
 from chaos.probes import http as http_probe
 from chaos.probes.env import ProbeEnv
+from chaos.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,8 @@ def _load_rate(env: ProbeEnv, p: dict[str, Any]) -> float | None:
 
 def _locust(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
     if "csv" in p:
-        return locust.from_csv(p["csv"])
-    return locust.from_web(p["url"])
+        return locust_stats.from_csv(p["csv"])
+    return locust_stats.from_web(p["url"])
 
 
 def _audit(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def _audit(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _order_status(env: ProbeEnv, p: dict[str, Any]) -> str | None:
-    order = orders.PlacedOrder(str(p["order_id"]), "", str(p["token"]), 0.0)
+    order = PlacedOrder(str(p["order_id"]), "", str(p["token"]), 0.0)
     return orders.order_status(env.ctx.url("storefront"), order)
 
 
@@ -130,7 +131,8 @@ def _p(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-PROBES: dict[str, ProbeType] = {p.name: p for p in [
+PROBES: Registry[ProbeType] = Registry("probe")
+for _probe in [
     ProbeType("http", _http, _p(), _p("url", "path", "method", "token"),
               "HTTP status of one request (0 = no answer)"),
     ProbeType("breaker", _breaker, _p("dependency"), _p(),
@@ -160,4 +162,5 @@ PROBES: dict[str, ProbeType] = {p.name: p for p in [
               "OnFailure queue of a function's stream mapping: messages, matched, isolated"),
     ProbeType("orders", _orders_settled, _p(), _p(),
               "statuses of the orders the load placed (one poll)"),
-]}
+]:
+    PROBES.register(_probe.name, _probe)

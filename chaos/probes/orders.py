@@ -7,27 +7,16 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from chaos.context import ChaosContext
+from chaos.load.records import PlacedOrder
 
 log = logging.getLogger("chaos.probes.orders")
 
 TERMINAL = ("COMPLETED", "CANCELLED")
-
-
-@dataclass
-class PlacedOrder:
-    """An order the load (or an action) got a 202 for."""
-
-    order_id: str
-    shopper_id: str
-    token: str
-    accepted_at: float
-    status: str | None = None
 
 
 def order_status(storefront: str, order: PlacedOrder, timeout_s: float = 3.0) -> str | None:

@@ -43,7 +43,7 @@ class Guards:
     def check_once(self) -> dict[str, Any] | None:
         """The first breach found in one pass, or None."""
         for guard in self.guards:
-            probe = PROBES[guard["probe"]]
+            probe = PROBES.get(guard["probe"])
             started = time.time()
             try:
                 value = probe.fn(self.env, substitute(guard.get("params") or {}, self.env.vars))

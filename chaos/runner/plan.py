@@ -7,10 +7,10 @@ from typing import Any
 
 from chaos.context import ChaosContext
 from chaos.durations import format_seconds, parse_duration
-from chaos.faults.base import InjectionFailed
+from chaos.exceptions import ChaosError
 from chaos.faults.injector import Injector
 from chaos.spec.loader import Experiment
-from chaos.targets import TargetSelectionError
+from chaos.spec.sections import DEFAULT_TARGET, WAIT_FOR_FAULTS_TIMEOUT, LoadConfig
 from chaos.variables import has_references
 from chaos.verdicts import describe_tolerance
 
@@ -23,7 +23,7 @@ def step_seed(seed: int, index: int) -> int:
 def method_steps(experiment: Experiment, control: bool) -> list[dict[str, Any]]:
     steps = list(experiment.data["method"])
     if control:
-        steps = list((experiment.data.get("control") or {}).get("before-method") or []) + steps
+        steps = list(experiment.control.before_method) + steps
     return steps
 
 
@@ -36,9 +36,9 @@ def resolve_fault(injector: Injector | None, step: dict[str, Any], seed: int
     if has_references(params):
         return {"unresolved": "parameters use values saved during the run"}
     try:
-        plan = injector.plan(step["fault"], step.get("target", "ALL"), params,
+        plan = injector.plan(step["fault"], step.get("target", DEFAULT_TARGET), params,
                              parse_duration(step["duration"]), seed)
-    except (InjectionFailed, TargetSelectionError, KeyError, ValueError) as exc:
+    except (ChaosError, KeyError, ValueError) as exc:
         return {"unresolved": str(exc)}
     except Exception as exc:  # noqa: BLE001 - e.g. an AWS endpoint that is down
         return {"unresolved": f"{type(exc).__name__}: {exc}"}
@@ -79,9 +79,9 @@ def format_plan(plan: dict[str, Any]) -> str:
     out = [f"plan: {plan['title']} ({plan['variant']}), seed {plan['seed']}"]
     if plan["stack_args"]:
         out.append(f"  stack started with: gameday up {' '.join(plan['stack_args'])}")
-    load = plan["load"]
-    if load.get("driver", "none") != "none":
-        out.append(f"  load: {load.get('driver')} × {load.get('users', 3)} users")
+    load = LoadConfig.from_spec(plan["load"])
+    if load.runs:
+        out.append(f"  load: {load.driver} × {load.users} users")
     out.append(f"  steady state: {plan['hypothesis']['title']}")
     for probe in plan["hypothesis"]["probes"]:
         out.append(f"    - {_probe_line(probe)}")
@@ -92,7 +92,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         kind = step["type"]
         if kind == "fault":
             head = (f"    {step['index'] + 1}. fault {step['name']}: {step['fault']} "
-                    f"{step.get('target', 'ALL')} for "
+                    f"{step.get('target', DEFAULT_TARGET)} for "
                     f"{format_seconds(parse_duration(step['duration']))} (seed {step['seed']})")
             out.append(head)
             if "unresolved" in step:
@@ -107,7 +107,7 @@ def format_plan(plan: dict[str, Any]) -> str:
             out.append(f"    {step['index'] + 1}. pause {step['duration']}")
         elif kind == "wait-for-faults":
             out.append(f"    {step['index'] + 1}. wait for every fault to end "
-                       f"(at most {step.get('timeout', '60s')})")
+                       f"(at most {step.get('timeout', WAIT_FOR_FAULTS_TIMEOUT)})")
         else:
             out.append(f"    {step['index'] + 1}. action {step['name']}: {step['action']} "
                        f"{step.get('params') or ''}".rstrip())

@@ -3,14 +3,14 @@
 PyYAML's compose() gives every node its start mark; walking the node tree records the line and
 column of every key and value by path, so a schema error at `method[2].duration` is reported
 as `file.yaml:14:17: method[2].duration: ...`. Beyond the schema, names are checked against
-the catalogs (faults, probes, verdict metrics) and each fault's parameters against the fault
-itself (its normalize()), all pointing at the offending node.
+the registries (faults, probes, actions, verdict metrics) and each fault's parameters against
+the fault itself (its normalize()), all pointing at the offending node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +18,31 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from chaos.exceptions import InvalidExperiment, SpecError, UnknownName
 from chaos.spec.schema import EXPERIMENT_SCHEMA
+from chaos.spec.sections import ControlConfig, LoadConfig, ObserveConfig, StopConditions
 from chaos.variables import has_references
 
 PathT = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class SpecError:
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
-
-
-class InvalidExperiment(ValueError):
-    def __init__(self, errors: list[SpecError]) -> None:
-        super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
-
-
 @dataclass
 class Experiment:
-    """A validated experiment: the data as plain Python, where it came from."""
+    """A validated experiment: the data as plain Python, where it came from, and its
+    sections as typed config (built once, here)."""
 
     path: Path
     data: dict[str, Any]
+    load: LoadConfig = field(init=False)
+    observe: ObserveConfig = field(init=False)
+    stop_conditions: StopConditions = field(init=False)
+    control: ControlConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.load = LoadConfig.from_spec(self.data.get("load"))
+        self.observe = ObserveConfig.from_spec(self.data.get("observe"))
+        self.stop_conditions = StopConditions.from_spec(self.data.get("stop-conditions"))
+        self.control = ControlConfig.from_spec(self.data.get("control"))
 
     @property
     def title(self) -> str:
@@ -166,6 +160,7 @@ def _steps(data: dict[str, Any]) -> Iterator[tuple[PathT, dict[str, Any]]]:
 
 def _semantic_errors(data: dict[str, Any], positions: _Positions, name: str
                      ) -> Iterator[SpecError]:
+    from chaos.actions import ACTIONS
     from chaos.faults import FAULTS
     from chaos.probes.catalog import PROBES
     from chaos.verdicts import METRICS
@@ -184,10 +179,10 @@ def _semantic_errors(data: dict[str, Any], positions: _Positions, name: str
             names.setdefault(step_name, path)
         kind = step.get("type")
         if kind == "fault":
-            fault = FAULTS.get(step.get("fault", ""))
-            if fault is None:
-                yield err(path + ("fault",), f"unknown fault {step.get('fault')!r} "
-                          f"(known: {', '.join(sorted(FAULTS))})")
+            try:
+                fault = FAULTS.get(step.get("fault", ""))
+            except UnknownName as exc:
+                yield err(path + ("fault",), str(exc))
                 continue
             params = step.get("params") or {}
             if has_references(params):
@@ -196,11 +191,14 @@ def _semantic_errors(data: dict[str, Any], positions: _Positions, name: str
                 fault.normalize(dict(params))
             except ValueError as exc:
                 yield err(path + ("params",) if "params" in step else path, str(exc))
+        elif kind == "action":
+            if step.get("action") not in ACTIONS:
+                yield err(path + ("action",), str(ACTIONS.unknown(step.get("action"))))
         elif kind == "probe":
-            probe = PROBES.get(step.get("probe", ""))
-            if probe is None:
-                yield err(path + ("probe",), f"unknown probe {step.get('probe')!r} "
-                          f"(known: {', '.join(sorted(PROBES))})")
+            try:
+                probe = PROBES.get(step.get("probe", ""))
+            except UnknownName as exc:
+                yield err(path + ("probe",), str(exc))
                 continue
             params = step.get("params") or {}
             missing = sorted(probe.required - set(params))
@@ -220,8 +218,7 @@ def _semantic_errors(data: dict[str, Any], positions: _Positions, name: str
                       "metric nor a probe step of this experiment")
     for i, verdict in enumerate(data.get("verdicts") or []):
         if verdict.get("metric") not in METRICS:
-            yield err(("verdicts", i, "metric"), f"unknown metric {verdict.get('metric')!r} "
-                      f"(known: {', '.join(sorted(METRICS))})")
+            yield err(("verdicts", i, "metric"), str(METRICS.unknown(verdict.get("metric"))))
         if not any(k in verdict for k in ("equals", "in", "min", "max")):
             yield err(("verdicts", i), "a verdict needs a bound: equals, in, min or max")
 

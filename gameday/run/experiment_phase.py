@@ -4,7 +4,8 @@ the report's `experiments/<name>/`), boiled down to a summary row.
 
 `ExperimentPhase.interrupt()` is safe from a signal handler: the runner stops where it is,
 rolls back (ends its faults) and reports `interrupted`. `status()` tells the progress line
-where the run is (steady state, which method step, which fault is on and for how long).
+where the run is (steady state, which method step, which fault is on and for how long), from
+what it heard as a listener of the runner's events (`chaos.runner.events`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,30 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gameday.run import headline
 from gameday.run.results import ERROR, Check, ExperimentSummary
 from local_stack.supervisor import read_events
 
+if TYPE_CHECKING:
+    from chaos.probes.env import FaultWindow
+    from chaos.runner.events import FaultEnded, FaultStarted, PhaseChanged, RunEvents
+    from chaos.runner.outcome import RunResult
+    from chaos.runner.run import ExperimentRunner
+
 log = logging.getLogger("gameday.run.experiment")
+
+# the progress line's words for each phase of a run (chaos.runner.events)
+PHASE_TEXT = {
+    "warm-up": "warming up its probe load",
+    "steady-state-before": "steady state before: checking the shop is healthy",
+    "waiting-for-faults": "waiting for the faults to end",
+    "steady-state-after": "steady state after: checking the shop recovered",
+    "rollback": "rolling back: ending its faults",
+    "settle": "stopping its probe load, settling its orders",
+    "report": "writing its report",
+}
 
 
 class ExperimentPhase:
@@ -32,15 +50,15 @@ class ExperimentPhase:
         self.report_dir = report_dir
         self.out_dir = report_dir / "experiments" / name
         self.seed = seed
-        self.runner: Any = None  # chaos.runner.run.ExperimentRunner, once built
-        self.method_steps: list[dict[str, Any]] = []
+        self.runner: ExperimentRunner | None = None
         self.summary: ExperimentSummary | None = None
         self._interrupted = False
+        self._phase: PhaseChanged | None = None
+        self._faults: dict[str, FaultWindow] = {}  # open faults (not protection switches)
 
     # -- running ----------------------------------------------------------------------------
     def run(self) -> ExperimentSummary:
         from chaos.context import ChaosContext
-        from chaos.runner.plan import method_steps
         from chaos.runner.run import ExperimentRunner, RunOptions
         from chaos.spec.loader import load_file
 
@@ -50,9 +68,9 @@ class ExperimentPhase:
             experiment = load_file(self.path)
             data = experiment.data
             ctx = ChaosContext.load(self.state_dir)
-            self.method_steps = method_steps(experiment, control=False)
             self.runner = ExperimentRunner(experiment, ctx, RunOptions(
                 seed=self.seed, out_dir=self.out_dir, handle_signals=False))
+            self.listen(self.runner.events)
             if self._interrupted:  # a signal arrived while the runner was being built
                 self.interrupt()
             result = self.runner.run()
@@ -72,31 +90,28 @@ class ExperimentPhase:
         self._interrupted = True
         runner = self.runner
         if runner is not None:
-            runner.interrupted = True
-            runner.abort.set()
+            runner.interrupt()
 
-    def _summarize(self, result: Any, data: dict[str, Any], started: float
+    def _summarize(self, result: RunResult, data: dict[str, Any], started: float
                    ) -> ExperimentSummary:
         numbers = {k: v for k, v in result.numbers.items()}
-        numbers.update(self._breaker_after_return(numbers))
+        obs = result.observations
+        numbers.update(self._breaker_after_return(numbers, obs.series if obs else {}))
         accepted, lost, duplicates = headline.orders(numbers)
         probe_counts = None
-        recorder = getattr(getattr(self.runner, "load", None), "recorder", None)
-        if recorder is not None:
-            probe_counts = headline.count_probe_requests(recorder.snapshot())
+        if obs is not None and obs.records is not None:
+            probe_counts = headline.count_probe_requests(obs.records)
         files = {}
         for kind, path in result.files.items():
             try:
                 files[kind] = str(Path(path).resolve().relative_to(self.report_dir.resolve()))
             except ValueError:
                 files[kind] = str(path)
-        journal = getattr(self.runner, "journal", None)
-        journal_data = journal.data if journal is not None else {}
         return ExperimentSummary(
             name=self.name, title=result.title, outcome=result.outcome, seed=self.seed,
             description=" ".join(str(data.get("description", "")).split()),
-            started_at=float(journal_data.get("start_ts", started)),
-            ended_at=float(journal_data.get("end_ts") or time.time()),
+            started_at=float(result.started_at or started),
+            ended_at=float(result.ended_at or time.time()),
             detection=headline.detection(numbers), recovery=headline.recovery(numbers),
             error_budget=headline.error_budget(probe_counts, None),
             orders_accepted=accepted, orders_lost=lost, duplicate_orders=duplicates,
@@ -105,14 +120,14 @@ class ExperimentPhase:
             reason=result.reason, files=files, numbers=_jsonable(numbers),
         )
 
-    def _breaker_after_return(self, numbers: dict[str, Any]) -> dict[str, Any]:
+    def _breaker_after_return(self, numbers: dict[str, Any],
+                              series: dict[str, list[tuple[float, Any]]]) -> dict[str, Any]:
         """For a breaker whose dependency's replicas were killed: seconds from their return
         to the breaker closed for good (the budget is its reset timeout + 2 s)."""
         extra: dict[str, Any] = {}
         start = numbers.get("fault_start")
-        if self.runner is None or not isinstance(start, int | float):
+        if not isinstance(start, int | float):
             return extra
-        series = self.runner.timeline.to_dict()["series"]
         events = read_events(self.state_dir)
         for dep, _ in headline.keyed(numbers, "time_to_breaker_open_s"):
             back = headline.returned_at(events, dep, float(start))
@@ -123,7 +138,23 @@ class ExperimentPhase:
                 headline.breaker_closed_after_return(series.get(f"breaker:{dep}", []), back)
         return extra
 
-    # -- where it is ------------------------------------------------------------------------
+    # -- where it is (a listener of the runner's events) -------------------------------------
+    def listen(self, events: RunEvents) -> None:
+        """Follow a run's phases and faults (for `status()`)."""
+        events.phase_changed.add_listener(self._on_phase)
+        events.fault_started.add_listener(self._on_fault_started)
+        events.fault_ended.add_listener(self._on_fault_ended)
+
+    def _on_phase(self, event: PhaseChanged) -> None:
+        self._phase = event
+
+    def _on_fault_started(self, event: FaultStarted) -> None:
+        if event.window.role == "fault":
+            self._faults[event.window.fault_id] = event.window
+
+    def _on_fault_ended(self, event: FaultEnded) -> None:
+        self._faults.pop(event.window.fault_id, None)
+
     def status(self, now: float | None = None) -> str:
         """A short description of where the run is, for the progress line ('' if unknown)."""
         try:
@@ -132,35 +163,20 @@ class ExperimentPhase:
             return ""
 
     def _status(self, now: float) -> str:
-        runner = self.runner
-        if runner is None:
+        phase = self._phase
+        if phase is None:
             return "starting"
-        journal = runner.journal.data
-        states = journal["steady_states"]
-        run = journal["run"]
-        faults = [w for w in runner.env.faults if w.end is None and w.role == "fault"]
         fault_text = ""
+        faults = list(self._faults.values())
         if faults:
             w = faults[0]
             left = max(0.0, (w.planned_end or now) - now)
             fault_text = f" · fault {w.step} on {', '.join(w.targets)[:40]} ({left:.0f} s left)"
-        if journal.get("status") != "running":
-            return "writing its report"
-        if states.get("after") is not None:
-            return "steady state after: checking the shop recovered"
-        if states.get("before") is None or "steady_state_met" not in states["before"]:
-            if not run:
-                return "warming up its probe load"
-            return "steady state before: checking the shop is healthy"
-        done = sum(1 for a in run if a["activity"].get("name") != "start-load")
-        total = len(self.method_steps)
-        if done >= total:
-            if faults:
-                return "waiting for the faults to end" + fault_text
-            return "steady state after: checking the shop recovered"
-        step = self.method_steps[done]
-        label = step.get("name") or step.get("type")
-        return f"method step {done + 1}/{total}: {label}{fault_text}"
+        if phase.phase == "method":
+            return f"method step {phase.step}/{phase.steps}: {phase.label}{fault_text}"
+        if phase.phase == "waiting-for-faults":
+            return PHASE_TEXT[phase.phase] + fault_text
+        return PHASE_TEXT.get(phase.phase, phase.phase)
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from chaos.context import ChaosContext
-from chaos.faults.base import FaultConflict, InjectionFailed
+from chaos.exceptions import FaultConflict, InjectionFailed
 from chaos.faults.injector import Injector
 from chaos.ledger import ACTIVE, EXPIRED, UNDONE, Ledger
 from chaos.safety import UnsafeTarget

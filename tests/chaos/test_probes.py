@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from chaos.probes import alarms, breakers, locust, prometheus
+from chaos.load import locust_stats as locust
+from chaos.probes import alarms, breakers, prometheus
 from chaos.probes.audit import _looks_clean
 from chaos.probes.waiting import wait_until
 

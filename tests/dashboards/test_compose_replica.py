@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from chaos.context import ChaosContext
+from chaos.exceptions import InjectionFailed
 from chaos.faults import compose_replica
-from chaos.faults.base import InjectionFailed
 from chaos.faults.injector import Injector
 from chaos.ledger import UNDONE, Ledger
 from local_stack.compose import compose_state

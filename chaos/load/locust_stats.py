@@ -1,5 +1,6 @@
 """Locust statistics: the web UI's `/stats/requests` JSON, or the `<prefix>_stats.csv` file a
-headless run writes with `--csv`. Output: {requests, failures, fail_ratio, rps, p99_ms}."""
+headless run writes with `--csv`. Output: {requests, failures, fail_ratio, rps, p99_ms}.
+Read by the Locust load driver (its summary) and by the `locust` probe."""
 
 from __future__ import annotations
 

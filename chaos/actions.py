@@ -1,24 +1,54 @@
 """Actions an experiment's method can take besides faults: control the load, end this run's
 faults, and act as one shopper (sign up, place an order) to create a known record — e.g. the
-poison record whose Owner a lambda-error `match` names."""
+poison record whose Owner a lambda-error `match` names.
+
+An action is `fn(run, params) -> output`, registered by name in `ACTIONS`; `run` is the small
+`RunControls` interface below (what an action may touch of the run it is part of), never the
+runner itself.
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
+from chaos.context import ChaosContext
+from chaos.exceptions import ActionFailed
 from chaos.load.builtin import discover_skus
+from chaos.registry import Registry
 
 
-class ActionFailed(RuntimeError):
-    """The action could not do what it says; the run fails."""
+class RunControls(Protocol):
+    """What an action may do to its run."""
+
+    @property
+    def ctx(self) -> ChaosContext: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    def start_load(self) -> dict[str, Any]: ...
+
+    def stop_load(self) -> dict[str, Any]: ...
+
+    def settle_orders(self, timeout: str | float | None = None) -> dict[str, Any]: ...
+
+    def end_faults(self) -> list[str]:
+        """End every open fault of the run now; the ids of those ended."""
+        ...
 
 
-def _shopper(run: Any, params: dict[str, Any]) -> dict[str, Any]:
-    url = run.env.ctx.url("storefront")
+Action = Callable[[RunControls, dict[str, Any]], Any]
+ACTIONS: Registry[Action] = Registry("action")
+action = ACTIONS.registers
+
+
+@action("create-shopper")
+def _shopper(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
+    url = run.ctx.url("storefront")
     resp = requests.post(f"{url}/v1/shoppers", json={"name": params.get("name", "chaos")},
                          timeout=5)
     if resp.status_code != 201:
@@ -26,7 +56,8 @@ def _shopper(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     return resp.json()
 
 
-def _place_order(run: Any, params: dict[str, Any]) -> dict[str, Any]:
+@action("place-order")
+def _place_order(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
     """Add one item to the shopper's cart and check out; fails unless the checkout is 202."""
     shopper = params.get("shopper") or {}
     sid = params.get("shopper_id") or shopper.get("shopper_id")
@@ -35,11 +66,11 @@ def _place_order(run: Any, params: dict[str, Any]) -> dict[str, Any]:
         raise ActionFailed("place-order needs shopper: ${saved-shopper} (or shopper_id + token)")
     sku = params.get("sku")
     if not sku:
-        skus = discover_skus(run.env.ctx, limit=10)
+        skus = discover_skus(run.ctx, limit=10)
         if not skus:
             raise ActionFailed("no product with stock to order")
         sku = random.Random(run.seed).choice(skus)
-    url = run.env.ctx.url("storefront")
+    url = run.ctx.url("storefront")
     headers = {"Authorization": f"Bearer {token}"}
     resp = requests.post(f"{url}/v1/carts/{sid}/items", json={"sku": sku,
                          "qty": int(params.get("qty", 1))}, headers=headers, timeout=5)
@@ -51,29 +82,21 @@ def _place_order(run: Any, params: dict[str, Any]) -> dict[str, Any]:
     return {"order_id": resp.json()["order_id"], "shopper_id": sid, "sku": sku}
 
 
-def _start_load(run: Any, params: dict[str, Any]) -> dict[str, Any]:
+@action("start-load")
+def _start_load(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
     return run.start_load()
 
 
-def _stop_load(run: Any, params: dict[str, Any]) -> dict[str, Any]:
+@action("stop-load")
+def _stop_load(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
     return run.stop_load()
 
 
-def _cleanup(run: Any, params: dict[str, Any]) -> dict[str, Any]:
-    ended = [w.fault_id for w in run.scheduler.open_windows()]
-    run.scheduler.end_all()
-    return {"ended": ended}
+@action("cleanup")
+def _cleanup(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
+    return {"ended": run.end_faults()}
 
 
-def _settle(run: Any, params: dict[str, Any]) -> dict[str, Any]:
+@action("settle-orders")
+def _settle(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
     return run.settle_orders(params.get("timeout"))
-
-
-ACTIONS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
-    "create-shopper": _shopper,
-    "place-order": _place_order,
-    "start-load": _start_load,
-    "stop-load": _stop_load,
-    "cleanup": _cleanup,
-    "settle-orders": _settle,
-}

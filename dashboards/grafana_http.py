@@ -9,7 +9,6 @@ included); 3.x uses requests.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,6 +23,8 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
+from reference_app.loopback import DESCRIPTION, is_loopback_host
+
 DEFAULT_URL = "http://127.0.0.1:3000"
 DEFAULT_TIMEOUT_S = 10.0
 T = TypeVar("T")
@@ -37,15 +38,6 @@ class GrafanaError(RuntimeError):
         self.status = status
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_url(url: str, allow_remote: bool = False) -> str:
     """`url` without a trailing slash; ValueError unless it is http(s)://host[:port][/path]
     and (unless `allow_remote`) on loopback."""
@@ -56,8 +48,8 @@ def check_url(url: str, allow_remote: bool = False) -> str:
         parsed.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
         raise ValueError(f"{url!r}: {exc}") from None
-    if not allow_remote and not is_loopback(parsed.hostname):
-        raise ValueError(f"{url!r} is not on loopback (127.0.0.0/8); pass --allow-remote to "
+    if not allow_remote and not is_loopback_host(parsed.hostname):
+        raise ValueError(f"{url!r} is not on {DESCRIPTION}; pass --allow-remote to "
                          "use a Grafana elsewhere")
     return url.strip().rstrip("/")
 

@@ -1,8 +1,9 @@
 """Which shop to load: `--host`, else the storefront of the stack in the gameday state file.
 
 The state dir is `--state-dir`, else $GAMEDAY_STATE_DIR, else ./.gameday (local_stack.state).
-Load goes to loopback only (127.0.0.0/8) unless `--allow-remote` is given: a load test aimed at
-someone else's service by a typo is an attack, not a test.
+Load goes to loopback only (127.0.0.0/8, ::1; `reference_app.loopback` decides) unless
+`--allow-remote` is given: a load test aimed at someone else's service by a typo is an attack,
+not a test. A name is resolved and every address it resolves to must be loopback.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from local_stack.state import StackNotRunning, default_state_dir, read_state
-
-LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+from reference_app.loopback import DESCRIPTION, is_loopback_host
 
 
 class HostError(ValueError):
@@ -63,11 +63,10 @@ def check_host(url: str, allow_remote: bool = False) -> str:
     if allow_remote:
         return url
     addresses = _addresses(parts.hostname)
-    outside = [str(a) for a in addresses
-               if not (isinstance(a, ipaddress.IPv4Address) and a in LOOPBACK)]
+    outside = [str(a) for a in addresses if not is_loopback_host(str(a))]
     if not addresses or outside:
-        raise HostError(f"refusing to load {url}: {parts.hostname} is outside loopback "
-                        f"127.0.0.0/8 ({', '.join(outside) or 'no address'}); pass "
+        raise HostError(f"refusing to load {url}: {parts.hostname} is outside "
+                        f"{DESCRIPTION} ({', '.join(outside) or 'no address'}); pass "
                         f"--allow-remote if you really mean it")
     return url
 

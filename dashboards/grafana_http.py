@@ -31,11 +31,14 @@ T = TypeVar("T")
 
 
 class GrafanaError(RuntimeError):
-    """A Grafana call failed; the message names the URL and the likely cause."""
+    """A Grafana call failed; the message names the URL and the likely cause. `unreachable`:
+    nothing answered (refused, no such host, timed out), as opposed to an answer saying no."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None,
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.unreachable = unreachable
 
 
 def check_url(url: str, allow_remote: bool = False) -> str:
@@ -102,9 +105,10 @@ def call(api: GrafanaApi, what: str, action: Callable[[], T]) -> T:
         raise GrafanaError(f"{what}: {exc}") from exc
     except requests.exceptions.ConnectionError as exc:
         raise GrafanaError(f"{what}: cannot reach Grafana at {where} (connection refused or "
-                           "no such host): is it running?") from exc
+                           "no such host): is it running?", unreachable=True) from exc
     except requests.exceptions.Timeout as exc:
-        raise GrafanaError(f"{what}: Grafana at {where} did not answer in time") from exc
+        raise GrafanaError(f"{what}: Grafana at {where} did not answer in time",
+                           unreachable=True) from exc
     except (json.JSONDecodeError, requests.exceptions.JSONDecodeError) as exc:
         raise GrafanaError(f"{what}: {where} answered something that is not JSON: is it "
                            "Grafana's URL?") from exc

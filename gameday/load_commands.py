@@ -3,7 +3,8 @@
 Runs `python -m locust -f <installed loadtests/locustfile.py> ...` as a subprocess, headless
 unless --web, writing CSV (`<out>/locust_*.csv`), HTML (`<out>/report.html`) and our JSON
 summary (`<out>/summary.json`) into --out, and exits with Locust's exit code (1 when an SLO
-gate is missed). Arguments after `--` go to Locust unchanged.
+gate is missed); 3 when there is no stack and no --host. Arguments after `--` go to Locust
+unchanged.
 
     gameday load --users 10 --spawn-rate 5 --run-time 30s --shape november \\
         --gate-failure-ratio 0.01 --gate-p99 "/v1/products/{sku}=500" --gate-min-rps 20
@@ -34,8 +35,9 @@ from pathlib import Path
 from gameday import capacity_report
 from gameday.arg_types import number, whole_number
 from loadtests.capacity import DEFAULT_MAX_USERS, CapacityPlan
-from loadtests.hosts import HostError, check_host, host_from_state
+from loadtests.hosts import HostError, NoStack, check_host, host_from_state
 from loadtests.locust_free import SHAPES, locust_env, locustfile_path, parse_timespan
+from local_stack.exit_codes import ExitCode
 from local_stack.ports import free_port
 
 # Nothing here may import Locust (see loadtests.locust_free).
@@ -199,13 +201,13 @@ def cmd_load(args: argparse.Namespace) -> int:
             capacity_plan(args)
         except ValueError as exc:
             print(f"gameday load: --find-capacity: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     try:
         host = check_host(args.host.rstrip("/"), args.allow_remote) if args.host \
             else check_host(host_from_state(args.state_dir), args.allow_remote)
     except HostError as exc:
         print(f"gameday load: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.UNAVAILABLE if isinstance(exc, NoStack) else ExitCode.USAGE
     if not capacity and not args.workers and users_of(args) > MAX_USERS_HINT:
         print(f"gameday load: note: {users_of(args)} users on a shared machine; the load "
               f"generator may become the bottleneck (--workers N spreads it)", file=sys.stderr)

@@ -22,6 +22,10 @@ class HostError(ValueError):
     """No usable host, or a host we refuse to load."""
 
 
+class NoStack(HostError):
+    """No --host and no running stack to take the storefront from."""
+
+
 def state_dir_of(state_dir: Path | None) -> Path:
     return (state_dir or default_state_dir()).resolve()
 
@@ -36,7 +40,7 @@ def host_from_state(state_dir: Path | None) -> str:
     try:
         state = load_state(state_dir)
     except StackNotRunning as exc:
-        raise HostError(f"no --host given and {exc}") from exc
+        raise NoStack(f"no --host given and {exc}") from exc
     url = (state.get("urls") or {}).get("storefront")
     if not url:
         raise HostError(f"the state file in {state_dir_of(state_dir)} has no storefront URL")
@@ -75,3 +79,4 @@ def resolve_host(explicit: str | None, state_dir: Path | None, allow_remote: boo
     """`--host` if given, else the state file's storefront; checked against loopback."""
     url = explicit.rstrip("/") if explicit else host_from_state(state_dir)
     return check_host(url, allow_remote)
+

@@ -163,3 +163,4 @@ def test_gameday_load_writes_reports(stack: Any, tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["total"]["requests"] > 0 and summary["gates"]["passed"]
     assert (out / "report.html").exists() and (out / "locust_stats.csv").exists()
+

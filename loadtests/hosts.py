@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from local_stack.state import StackNotRunning, default_state_dir, read_state
 from reference_app.loopback import DESCRIPTION, is_loopback_host
+
+PREFLIGHT_S = 3.0  # how long `gameday load` waits for a target to answer before giving up
 
 
 class HostError(ValueError):
@@ -80,3 +85,24 @@ def resolve_host(explicit: str | None, state_dir: Path | None, allow_remote: boo
     url = explicit.rstrip("/") if explicit else host_from_state(state_dir)
     return check_host(url, allow_remote)
 
+
+def unanswered(url: str, within_s: float = PREFLIGHT_S) -> str | None:
+    """None as soon as `url` answers HTTP at all (any status: a server is there); else why it
+    did not, after trying for `within_s` seconds (a refused connection is tried again every
+    0.25 s: a stack may still be starting). Proxies are not used."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + within_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with opener.open(f"{url.rstrip('/')}/health", timeout=max(0.5, left)):
+                return None
+        except urllib.error.HTTPError:
+            return None  # an HTTP error status is an answer
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            why = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) \
+                else str(reason)
+        if time.monotonic() + 0.25 >= deadline:
+            return f"{why} (tried for {within_s:.0f} s)"
+        time.sleep(0.25)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from local_stack.exit_codes import MEANING, ExitCode
+from local_stack.ports import free_port
 from tests.conftest import REPO
 
 EXPERIMENT = str(REPO / "chaos" / "experiments" / "payments-breaker.yaml")
@@ -70,3 +71,13 @@ def test_no_stack_means_the_same_code_everywhere(tmp_path: Path) -> None:
     assert not wrong, "\n".join(wrong)
     assert not (tmp_path / "out").exists()  # nothing half-written
 
+
+def test_load_fails_fast_on_a_target_that_never_answers(tmp_path: Path) -> None:
+    host = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "gameday", "load", "--host", host,
+                           "-u", "1", "-t", "10s", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == ExitCode.UNAVAILABLE, done.stdout + done.stderr
+    assert f"{host} does not answer" in done.stderr and "ConnectionRefusedError" in done.stderr
+    assert not out.exists()  # Locust never started: no empty report

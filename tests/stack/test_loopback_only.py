@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 import psutil
 import pytest
 import requests
 
+from reference_app.loopback import is_loopback_host
 from tests.conftest import RunningStack, wait_until
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def test_every_socket_of_the_stack_is_on_loopback(stack: RunningStack) -> None:
                          and found, 15, 0.3, "an X-Ray emitter socket of the storefront")
     outside = [f"{who}: {'udp' if c.type == socket.SOCK_DGRAM else 'tcp'} "
                f"{c.laddr.ip}:{c.laddr.port}"
-               for who, c in sockets if not ipaddress.ip_address(c.laddr.ip).is_loopback]
+               for who, c in sockets if not is_loopback_host(c.laddr.ip)]
     assert not outside, "bound outside loopback:\n" + "\n".join(outside)
     kinds = {c.type for _, c in sockets}
     assert kinds == {socket.SOCK_STREAM, socket.SOCK_DGRAM}, kinds  # both were looked at

@@ -89,7 +89,7 @@ def _add_grafana(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None,
                         help="API token, sent as Bearer (default: $GRAFANA_TOKEN)")
     parser.add_argument("--allow-remote", action="store_true",
-                        help="allow a Grafana outside loopback 127.0.0.0/8")
+                        help="allow a Grafana outside loopback (127.0.0.0/8, ::1)")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds per HTTP call (default 10)")
 

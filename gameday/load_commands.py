@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=None,
                    help="load this URL instead of the state file's storefront")
     p.add_argument("--allow-remote", action="store_true",
-                   help="allow a host outside loopback 127.0.0.0/8")
+                   help="allow a host outside loopback (127.0.0.0/8, ::1)")
     p.add_argument("-u", "--users", type=whole_number(1), default=None,
                    help=f"users (peak users for a shape, most users for --find-capacity) "
                         f"(default {DEFAULT_USERS}; --find-capacity {DEFAULT_MAX_USERS})")

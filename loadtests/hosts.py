@@ -65,7 +65,7 @@ def _addresses(hostname: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Addr
 
 
 def check_host(url: str, allow_remote: bool = False) -> str:
-    """The URL if it may be loaded; HostError otherwise (bad URL, or not 127.0.0.0/8)."""
+    """The URL if it may be loaded; HostError otherwise (bad URL, or not loopback)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HostError(f"host {url!r} is not an http(s)://host[:port] URL")

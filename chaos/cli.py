@@ -9,8 +9,10 @@
     run FILE      run an experiment (or its negative control); --dry prints the plan
     faults        the fault catalog
 
-Exit codes: 0 ok; 1 a fault failed to land / the experiment failed / cleanup left something;
-2 bad usage, an invalid file, no stack, or a refused (non-loopback) target.
+Exit codes (local_stack.exit_codes, one table for every command): 0 ok (also: inject ended
+early by Ctrl-C, cleanup with nothing to do); 1 a fault failed to land / the experiment failed /
+cleanup left something; 2 bad usage, an invalid file, an unknown target name, a refused
+(non-loopback) target; 3 no stack; 130/143 a run interrupted by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from chaos.durations import format_seconds, parse_duration
+from local_stack.exit_codes import ExitCode
 
 log = logging.getLogger("chaos.cli")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
+EXIT_NO_STACK = ExitCode.UNAVAILABLE
 
 
 def _duration(text: str) -> float:
@@ -61,7 +65,9 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     inject.add_argument("name", choices=sorted(FAULTS), metavar="NAME",
                         help=f"one of: {', '.join(sorted(FAULTS))}")
     inject.add_argument("--target", default="ALL", help="ALL | COUNT(n) | PERCENT(n)")
-    inject.add_argument("--service", help="storefront|payments|reviews|stream-runtime")
+    inject.add_argument("--service",
+                        help="kill-replica: storefront|payments|reviews|stream-runtime|redis; "
+                             "service-*: payments|reviews; dynamodb-throttle: any service")
     inject.add_argument("--function", help="Lambda function name(s), comma-separated")
     inject.add_argument("--duration", type=_duration, default=30.0, help="e.g. 30s (default)")
     inject.add_argument("--rate", type=float, help="fraction of calls affected, 0..1")
@@ -165,18 +171,22 @@ def _inject_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_inject(args: argparse.Namespace) -> int:
     from chaos.exceptions import InjectionFailed
+    from chaos.faults import get_fault
     from chaos.faults.injector import Injector
     from chaos.safety import UnsafeTarget
     from chaos.targets import Selection, TargetSelectionError
     from local_stack.state import StackNotRunning
 
     try:
-        Selection.parse(args.target)  # a malformed flag is named before anything else
+        Selection.parse(args.target)  # a malformed flag is named before anything else,
+        get_fault(args.name).normalize(_inject_params(args))  # stack or not
         ctx = _context(args)
         injector = Injector(ctx)
         plan = injector.plan(args.name, args.target, _inject_params(args), args.duration,
                              args.seed)
-    except (StackNotRunning, UnsafeTarget, ValueError, TargetSelectionError) as exc:
+    except StackNotRunning as exc:
+        return _fail(str(exc), EXIT_NO_STACK)
+    except (UnsafeTarget, ValueError, TargetSelectionError) as exc:  # UnknownTarget included
         return _fail(str(exc))
     except InjectionFailed as exc:
         return _fail(str(exc), EXIT_FAILED)
@@ -214,8 +224,14 @@ def cmd_inject(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from chaos.ledger import Ledger, LedgerCorrupt
+    from local_stack.state import StackNotRunning, read_state
 
     state_dir = _state_dir(args)
+    if not args.target_aws:
+        try:
+            read_state(state_dir)
+        except StackNotRunning as exc:  # not "no active faults": there is nothing to ask
+            return _fail(str(exc), EXIT_NO_STACK)
     try:
         active = Ledger(state_dir).active()
     except LedgerCorrupt as exc:
@@ -306,6 +322,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from chaos.runner.plan import build_plan, format_plan
+    from chaos.runner.outcome import INTERRUPTED
     from chaos.runner.run import ExperimentRunner, RunOptions
     from chaos.safety import UnsafeTarget
     from chaos.spec.loader import InvalidExperiment, load_file
@@ -323,7 +340,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else experiment.data.get("seed", new_seed())
     try:
         ctx = _context(args, require_stack=not args.dry)
-    except (StackNotRunning, UnsafeTarget) as exc:
+    except StackNotRunning as exc:
+        return _fail(str(exc), EXIT_NO_STACK)
+    except UnsafeTarget as exc:
         return _fail(str(exc))
     if args.dry:
         print(format_plan(build_plan(experiment, ctx if ctx.has_stack else None, seed,
@@ -338,10 +357,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             grafana = GrafanaClient(args.grafana_url, args.grafana_token)
         except UnsafeTarget as exc:
             return _fail(str(exc))
+    from local_stack.stop_signals import StopSignals
+
     options = RunOptions(seed=seed, control=args.control, out_dir=args.journal,
-                         grafana=grafana)
-    result = ExperimentRunner(experiment, ctx, options).run()
+                         grafana=grafana, handle_signals=False)
+    runner = ExperimentRunner(experiment, ctx, options)
+
+    def interrupt(signum: int) -> None:  # the runner stops where it is and rolls back
+        log.warning("%s: stopping the run and rolling back", signal.Signals(signum).name)
+        runner.interrupt()
+
+    with StopSignals(on_signal=interrupt) as stop:  # explicit: also when SIGINT was ignored
+        result = runner.run()
     print_result(result)
+    if stop.exit_code is not None and result.outcome == INTERRUPTED:
+        return stop.exit_code
     return result.exit_code
 
 
@@ -399,4 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED

@@ -78,6 +78,13 @@ class FaultConflict(InjectionFailed):
     """Another active fault already holds this target."""
 
 
+class UnknownTarget(InjectionFailed, ValueError):
+    """A fault names a target that does not exist (a service, function, replica or alarm):
+    bad input, found while planning, before anything is touched. A ValueError too, so the CLI
+    answers it as it answers every other bad input (exit 2), and an InjectionFailed for the
+    callers that plan faults (the runner's plan and steps)."""
+
+
 class StepError(ChaosError, RuntimeError):
     """A step could not be carried out (the run errors)."""
 

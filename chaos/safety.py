@@ -1,39 +1,27 @@
 """Safety rails: the CLI touches loopback endpoints only, unless told otherwise explicitly.
 
-- Every HTTP endpoint (shop, metrics, Grafana, Locust) must be in 127.0.0.0/8 (or `localhost`).
+- Every HTTP endpoint (shop, metrics, Grafana, Locust) must be loopback: 127.0.0.0/8, `::1` or
+  `localhost`, as `reference_app.loopback` decides for every layer.
 - The AWS endpoint must be loopback too; a real account needs `--target-aws` *and*
   `--allow-account ID` matching `sts get-caller-identity`, checked before any fault.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlparse
 
 from chaos.exceptions import UnsafeTarget
+from reference_app.loopback import DESCRIPTION, is_loopback_url
 
-LOOPBACK_NET = ipaddress.ip_network("127.0.0.0/8")
-
-
-def is_loopback_url(url: str) -> bool:
-    host = urlparse(url).hostname
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host) in LOOPBACK_NET
-    except ValueError:
-        return False
+__all__ = ["UnsafeTarget", "check_account", "is_loopback_url", "require_loopback"]
 
 
 def require_loopback(url: str, what: str) -> str:
     """`url` unchanged when it is a loopback URL; UnsafeTarget otherwise."""
     if not is_loopback_url(url):
         raise UnsafeTarget(
-            f"refusing {what} at {url!r}: only loopback endpoints (127.0.0.0/8) are allowed"
+            f"refusing {what} at {url!r}: only {DESCRIPTION} endpoints are allowed"
         )
     return url
 

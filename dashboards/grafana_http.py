@@ -9,7 +9,6 @@ included); 3.x uses requests.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,26 +23,22 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
+from reference_app.loopback import DESCRIPTION, is_loopback_host
+
 DEFAULT_URL = "http://127.0.0.1:3000"
 DEFAULT_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
 
 class GrafanaError(RuntimeError):
-    """A Grafana call failed; the message names the URL and the likely cause."""
+    """A Grafana call failed; the message names the URL and the likely cause. `unreachable`:
+    nothing answered (refused, no such host, timed out), as opposed to an answer saying no."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None,
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.status = status
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        self.unreachable = unreachable
 
 
 def check_url(url: str, allow_remote: bool = False) -> str:
@@ -56,8 +51,8 @@ def check_url(url: str, allow_remote: bool = False) -> str:
         parsed.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
         raise ValueError(f"{url!r}: {exc}") from None
-    if not allow_remote and not is_loopback(parsed.hostname):
-        raise ValueError(f"{url!r} is not on loopback (127.0.0.0/8); pass --allow-remote to "
+    if not allow_remote and not is_loopback_host(parsed.hostname):
+        raise ValueError(f"{url!r} is not on {DESCRIPTION}; pass --allow-remote to "
                          "use a Grafana elsewhere")
     return url.strip().rstrip("/")
 
@@ -110,9 +105,10 @@ def call(api: GrafanaApi, what: str, action: Callable[[], T]) -> T:
         raise GrafanaError(f"{what}: {exc}") from exc
     except requests.exceptions.ConnectionError as exc:
         raise GrafanaError(f"{what}: cannot reach Grafana at {where} (connection refused or "
-                           "no such host): is it running?") from exc
+                           "no such host): is it running?", unreachable=True) from exc
     except requests.exceptions.Timeout as exc:
-        raise GrafanaError(f"{what}: Grafana at {where} did not answer in time") from exc
+        raise GrafanaError(f"{what}: Grafana at {where} did not answer in time",
+                           unreachable=True) from exc
     except (json.JSONDecodeError, requests.exceptions.JSONDecodeError) as exc:
         raise GrafanaError(f"{what}: {where} answered something that is not JSON: is it "
                            "Grafana's URL?") from exc

@@ -1,5 +1,6 @@
 """`gameday audit`: reconcile orders, stock, payments and carts of the running stack
-(reference_app.audit), order by order; exit status 1 when anything is wrong."""
+(reference_app.audit), order by order; exit status 1 when anything is wrong, 3 when there is
+no stack (local_stack.exit_codes)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import sys
 
 from gameday.stack_commands import add_state_dir
+from local_stack.exit_codes import ExitCode
 from local_stack.state import StackNotRunning, default_state_dir, read_state
 
 
@@ -25,7 +27,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         state = read_state((args.state_dir or default_state_dir()).resolve())
     except StackNotRunning as exc:
         print(f"gameday audit: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.UNAVAILABLE
     # the audit reads the same settings the services read: the stack's endpoint and prefix
     os.environ.update({k: v for k, v in state.get("env", {}).items()
                        if k.startswith(("AWS_", "SHOP_TABLE_PREFIX"))})

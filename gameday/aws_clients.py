@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -12,8 +13,7 @@ from local_stack.ports import check_loopback
 def local_client(service: str, state: dict[str, Any]) -> Any:
     """A client for the stack's endpoint; refuses an endpoint outside loopback."""
     url = state["urls"]["aws"]
-    host = url.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0]
-    check_loopback(host)
+    check_loopback(urlsplit(url).hostname)
     return boto3.client(
         service,
         endpoint_url=url,

@@ -17,6 +17,7 @@ from gameday import (
     stack_commands,
     traces_command,
 )
+from local_stack.exit_codes import ExitCode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ token with the Editor role; user:password in the URL works too). A Grafana outsi
 needs --allow-remote. `annotate` marks a fault done by hand (tags `chaos` and FAULT) from now
 for --duration, as the chaos runner does for its faults.
 
-Exit status: 0 done; 1 Grafana refused or could not be reached (the message says why);
-2 bad usage.
+Exit status (local_stack.exit_codes): 0 done; 1 Grafana refused (the message says why);
+2 bad usage; 3 Grafana could not be reached.
 """
 
 from __future__ import annotations
@@ -24,8 +24,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-EXIT_OK, EXIT_GRAFANA, EXIT_USAGE = 0, 1, 2
+from local_stack.exit_codes import ExitCode
+
+EXIT_OK, EXIT_USAGE = ExitCode.OK, ExitCode.USAGE
+
+
+def grafana_failed(exc: Any) -> ExitCode:
+    """A GrafanaError's exit code: nothing answered (3) or Grafana said no (1)."""
+    return ExitCode.UNAVAILABLE if exc.unreachable else ExitCode.FAILED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,7 +89,7 @@ def _add_grafana(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None,
                         help="API token, sent as Bearer (default: $GRAFANA_TOKEN)")
     parser.add_argument("--allow-remote", action="store_true",
-                        help="allow a Grafana outside loopback 127.0.0.0/8")
+                        help="allow a Grafana outside loopback (127.0.0.0/8, ::1)")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds per HTTP call (default 10)")
 
@@ -134,7 +142,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except GrafanaError as exc:
         print(f"gameday dashboards push: {exc}", file=sys.stderr)
-        return EXIT_GRAFANA
+        return grafana_failed(exc)
     base = url.rstrip("/")
     for result in results:
         link = f"{base}{result.url}" if result.url.startswith("/") else result.url
@@ -157,6 +165,6 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except GrafanaError as exc:
         print(f"gameday dashboards annotate: {exc}", file=sys.stderr)
-        return EXIT_GRAFANA
+        return grafana_failed(exc)
     print(f"annotation {annotation_id}: {args.fault} ({args.text})")
     return EXIT_OK

@@ -3,7 +3,9 @@
 Runs `python -m locust -f <installed loadtests/locustfile.py> ...` as a subprocess, headless
 unless --web, writing CSV (`<out>/locust_*.csv`), HTML (`<out>/report.html`) and our JSON
 summary (`<out>/summary.json`) into --out, and exits with Locust's exit code (1 when an SLO
-gate is missed). Arguments after `--` go to Locust unchanged.
+gate is missed); 3 at once when the target does not answer (or there is no stack and no
+--host), 130/143 when a signal ended the run (reports written). Arguments after `--` go to
+Locust unchanged.
 
     gameday load --users 10 --spawn-rate 5 --run-time 30s --shape november \\
         --gate-failure-ratio 0.01 --gate-p99 "/v1/products/{sku}=500" --gate-min-rps 20
@@ -34,9 +36,12 @@ from pathlib import Path
 from gameday import capacity_report
 from gameday.arg_types import number, whole_number
 from loadtests.capacity import DEFAULT_MAX_USERS, CapacityPlan
-from loadtests.hosts import HostError, check_host, host_from_state
+from loadtests.hosts import HostError, NoStack, check_host, host_from_state, unanswered
 from loadtests.locust_free import SHAPES, locust_env, locustfile_path, parse_timespan
+from local_stack.exit_codes import ExitCode
 from local_stack.ports import free_port
+from local_stack.stop_signals import StopSignals
+from local_stack.supervisor import die_with_parent
 
 # Nothing here may import Locust (see loadtests.locust_free).
 
@@ -79,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=None,
                    help="load this URL instead of the state file's storefront")
     p.add_argument("--allow-remote", action="store_true",
-                   help="allow a host outside loopback 127.0.0.0/8")
+                   help="allow a host outside loopback (127.0.0.0/8, ::1)")
     p.add_argument("-u", "--users", type=whole_number(1), default=None,
                    help=f"users (peak users for a shape, most users for --find-capacity) "
                         f"(default {DEFAULT_USERS}; --find-capacity {DEFAULT_MAX_USERS})")
@@ -199,13 +204,18 @@ def cmd_load(args: argparse.Namespace) -> int:
             capacity_plan(args)
         except ValueError as exc:
             print(f"gameday load: --find-capacity: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     try:
         host = check_host(args.host.rstrip("/"), args.allow_remote) if args.host \
             else check_host(host_from_state(args.state_dir), args.allow_remote)
     except HostError as exc:
         print(f"gameday load: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.UNAVAILABLE if isinstance(exc, NoStack) else ExitCode.USAGE
+    why = unanswered(host)  # fail fast instead of a whole run of 100 % failures
+    if why:
+        print(f"gameday load: {host} does not answer ({why}); nothing to load. Is the stack "
+              "up? (`gameday status`)", file=sys.stderr)
+        return ExitCode.UNAVAILABLE
     if not capacity and not args.workers and users_of(args) > MAX_USERS_HINT:
         print(f"gameday load: note: {users_of(args)} users on a shared machine; the load "
               f"generator may become the bottleneck (--workers N spreads it)", file=sys.stderr)
@@ -213,16 +223,30 @@ def cmd_load(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     argv = build_locust_argv(args, host, out)
     print(f"gameday load: {host}, reports in {out}", flush=True)
-    proc = subprocess.Popen(argv, env=locust_env())
-    try:
-        code = proc.wait()
-    except KeyboardInterrupt:
-        # The terminal sent SIGINT to Locust too; let it write its reports and exit.
+    # Locust runs in its own session and gets SIGINT/SIGTERM from here only (also when this
+    # process started with SIGINT ignored, as a script's background job does); it then writes
+    # its reports and exits.
+    children: list[subprocess.Popen[bytes]] = []
+    forwarded: list[int] = []
+
+    def forward(signum: int) -> None:
+        for child in children:
+            child.send_signal(signum)
+            forwarded.append(signum)
+
+    with StopSignals(on_signal=forward) as stop:
+        proc = subprocess.Popen(argv, env=locust_env(), start_new_session=True,
+                                preexec_fn=die_with_parent)
+        children.append(proc)
+        if stop.received is not None and not forwarded:  # it came before proc existed
+            proc.send_signal(stop.received)
         code = proc.wait()
     print(f"gameday load: locust exited with {code}; summary: {out / 'summary.json'}",
           flush=True)
     if capacity:
         report_capacity(out)
+    if stop.exit_code is not None and not args.web:  # Ctrl-C is how a --web run ends
+        return stop.exit_code
     return code
 
 

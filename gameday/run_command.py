@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING
 
 from gameday import IMPORTED_AT
 from gameday.arg_types import whole_number
+from local_stack.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from gameday.run.progress import ProgressDisplay
 
 log = logging.getLogger("gameday.run")
 
-EXIT_USAGE = 2
+EXIT_USAGE = ExitCode.USAGE
 DEFAULT_USERS = 4
 QUICK_USERS = 2
 
@@ -138,7 +139,7 @@ def cmd_list() -> int:
             title = "(invalid file: gameday chaos validate " + str(path) + ")"
         quick = " [--quick]" if name in QUICK else ""
         print(f"{name:<28} ~{guess_experiment_s(name):.0f} s  {title}{quick}")
-    return 0
+    return ExitCode.OK
 
 
 def _setup_logging(report_dir: Path, display: ProgressDisplay, verbose: bool) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from gameday.arg_types import number, whole_number
+from local_stack.exit_codes import ExitCode
 from local_stack.stack import LocalStack, StackConfig
 from local_stack.state import StackNotRunning, default_state_dir, read_state, state_path
 
@@ -69,7 +70,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack = LocalStack(config)
     except ValueError as exc:
         print(f"gameday up: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
 
     def _on_signal(signum: int, _frame: object) -> None:
         stack.supervisor.stopping.set()
@@ -81,9 +82,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             state = stack.start()
         except Exception as exc:  # noqa: BLE001 - report any start failure, then clean up
             log.error("the stack did not start: %s", exc)
-            return 1
+            return ExitCode.UNAVAILABLE
         if stack.supervisor.stopping.is_set():
-            return 0
+            return ExitCode.OK  # Ctrl-C or SIGTERM while starting: stopping is up's normal end
         print_urls(state)
         print(f"state file: {state_path(state_dir)}  (Ctrl-C or `gameday down` stops everything)",
               flush=True)
@@ -91,8 +92,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             pass
         if stack.supervisor.fatal:
             log.error(stack.supervisor.fatal)
-            return 1
-        return 0
+            return ExitCode.UNAVAILABLE
+        return ExitCode.OK
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -123,27 +124,27 @@ def cmd_down(args: argparse.Namespace) -> int:
     state_dir = (args.state_dir or default_state_dir()).resolve()
     try:
         state = read_state(state_dir)
-    except StackNotRunning as exc:
-        print(f"gameday down: {exc}", file=sys.stderr)
-        return 0
+    except StackNotRunning as exc:  # idempotent: nothing to stop is not an error
+        print(f"gameday down: nothing to stop ({exc})", file=sys.stderr)
+        return ExitCode.OK
     pid = int(state["supervisor_pid"])
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         print(f"gameday down: supervisor pid {pid} is gone; removing a stale state file")
         state_path(state_dir).unlink(missing_ok=True)
-        return 0
+        return ExitCode.OK
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             print("stack stopped")
-            return 0
+            return ExitCode.OK
         time.sleep(0.2)
     print(f"gameday down: supervisor pid {pid} still running after {args.timeout:.0f} s",
           file=sys.stderr)
-    return 1
+    return ExitCode.FAILED
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -152,9 +153,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         state = read_state(state_dir)
     except StackNotRunning as exc:
         print(f"gameday status: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.UNAVAILABLE
     print_urls(state)
     for name, group in state.get("services", {}).items():
         alive = sum(1 for r in group["replicas"] if r["alive"])
         print(f"  {name:<16} {alive}/{len(group['replicas'])} replicas alive")
-    return 0
+    return ExitCode.OK

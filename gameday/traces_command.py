@@ -3,6 +3,8 @@
 The order row carries the checkout's trace header; every segment of that trace (storefront,
 payments, the stream handlers that joined it) is fetched with BatchGetTraces and printed as a
 timeline: offset from the first segment, duration, and the subsegments (DynamoDB, HTTP calls).
+Exit status (local_stack.exit_codes): 0 printed; 1 no trace (tracing off, or no segment arrived
+within --wait); 2 no such order; 3 no stack.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from gameday.aws_clients import local_client
 from gameday.stack_commands import add_state_dir
+from local_stack.exit_codes import ExitCode
 from local_stack.state import StackNotRunning, default_state_dir, read_state
 
 
@@ -68,18 +71,18 @@ def cmd_traces(args: argparse.Namespace) -> int:
         state = read_state((args.state_dir or default_state_dir()).resolve())
     except StackNotRunning as exc:
         print(f"gameday traces: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.UNAVAILABLE
     ddb = local_client("dynamodb", state)
     table = f"{state.get('table_prefix', 'shop-')}orders"
     order = ddb.get_item(TableName=table, Key={"OrderId": {"S": args.order_id}}).get("Item")
     if order is None:
         print(f"gameday traces: no order {args.order_id!r} in {table}", file=sys.stderr)
-        return 1
+        return ExitCode.USAGE
     trace_id = trace_id_of(order)
     if trace_id is None:
         print(f"gameday traces: order {args.order_id} has no trace header (tracing off?)",
               file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     xray = local_client("xray", state)
     deadline = time.monotonic() + args.wait
     docs = segments_of(xray, trace_id)
@@ -90,4 +93,4 @@ def cmd_traces(args: argparse.Namespace) -> int:
         print(json.dumps(docs, indent=2))
     else:
         print(render(args.order_id, trace_id, docs))
-    return 0 if docs else 1
+    return ExitCode.OK if docs else ExitCode.FAILED

@@ -98,7 +98,7 @@ def add_arguments(parser: Any) -> None:
                         help="gameday state dir to find the shop in when --host is not given "
                              "(default: $GAMEDAY_STATE_DIR or ./.gameday)")
     target.add_argument("--allow-remote", action="store_true", default=False,
-                        help="allow a host outside loopback 127.0.0.0/8")
+                        help="allow a host outside loopback (127.0.0.0/8, ::1)")
 
     shape = parser.add_argument_group("gameday: load shapes")
     shape.add_argument("--shape", choices=SHAPES, default="none",

@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+from reference_app.loopback import DESCRIPTION, is_loopback_host
+
 LOOPBACK = "127.0.0.1"
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PICK_SPAN = 12000  # pick from [low - PICK_SPAN, low) where low starts the ephemeral range
@@ -75,13 +77,7 @@ def wait_for_port(port: int, timeout_s: float, host: str = LOOPBACK) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s:.0f} s")
 
 
-def check_loopback(host: str) -> None:
-    """Raise ValueError unless host is a loopback address (127.0.0.0/8 or localhost)."""
-    if host == "localhost":
-        return
-    try:
-        packed = socket.inet_aton(host)
-    except OSError as exc:
-        raise ValueError(f"{host!r} is not an IPv4 address") from exc
-    if packed[0] != 127:
-        raise ValueError(f"{host} is outside loopback (127.0.0.0/8); refusing to bind or target it")
+def check_loopback(host: str | None) -> None:
+    """Raise ValueError unless host is loopback (reference_app.loopback decides)."""
+    if not is_loopback_host(host):
+        raise ValueError(f"{host!r} is outside {DESCRIPTION}; refusing to bind or target it")

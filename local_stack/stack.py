@@ -158,12 +158,15 @@ class LocalStack:
         os.environ["SHOP_TABLE_PREFIX"] = cfg.table_prefix
         os.environ["SHOP_TOKEN_SECRET"] = token_secret
 
-        # 1. Redis and the AWS endpoint
+        # 1. Redis and the AWS endpoint. Redis is replaced like a replica when it dies (same
+        # port, so every client's URL stays valid): the shop treats it as a cache and a shared
+        # breaker store with fallbacks, not as a reason to stop. moto is not: its memory is
+        # the data.
         self.supervisor.start_group(
             "redis",
             [ProcessSpec("redis", redis_argv(find_redis_binary(), redis_port), {},
                          self._logs() / "redis.log", port=redis_port)],
-            restart=False,
+            restart=True,
             timeout_s=cfg.start_timeout_s,
         )
         self.supervisor.start_group(

@@ -21,6 +21,10 @@ in flight and only counted):
 - `orphan_payment` / `orphan_stock_event`: a held payment or an event row of an order that does
   not exist (payments older than the grace period only, as checkout authorises first).
 
+Each problem has a `key`: what makes it the same problem in a later audit (the check and its
+subject; for stock, also how far off it is), so a caller holding an earlier report can tell the
+problems that appeared since from those already there (the chaos `audit` probe's `baseline`).
+
 Run it as `python -m reference_app.audit [--grace-s 60] [--json]` (exit status 1 on problems).
 """
 
@@ -58,6 +62,18 @@ class Problem:
     message: str
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        """The same problem in two audits has the same key: its check and subject, and, for
+        stock, its discrepancy (a product off by 1 before that is off by 3 now has a new
+        problem; one whose Qty and events moved on with the same discrepancy does not)."""
+        key = f"{self.check} {self.subject} {self.subject_id}"
+        off_by = self.details.get("off_by")
+        return key if off_by is None else f"{key} off by {off_by:+d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "key": self.key}
+
 
 @dataclass
 class AuditReport:
@@ -88,7 +104,7 @@ class AuditReport:
             "checked_at": self.checked_at,
             "grace_s": self.grace_s,
             "counts": self.counts,
-            "problems": [asdict(problem) for problem in self.problems],
+            "problems": [problem.to_dict() for problem in self.problems],
             "by_subject": {f"{subject} {subject_id}": [p.check for p in problems]
                            for (subject, subject_id), problems in self.by_subject().items()},
         }
@@ -176,7 +192,8 @@ class _Auditor:
                 self.add("stock_not_conserved", "product", sku,
                          f"InitialQty {initial} != Qty {qty} + SUB {sub} - ADD {add} "
                          f"(= {qty + sub - add}; off by {qty + sub - add - initial:+d})",
-                         initial_qty=initial, qty=qty, sub=sub, add=add)
+                         initial_qty=initial, qty=qty, sub=sub, add=add,
+                         off_by=qty + sub - add - initial)
         for order_id in sorted(set(self.events) - set(self.orders)):
             skus = sorted(self.events[order_id])
             self.add("orphan_stock_event", "order", order_id,

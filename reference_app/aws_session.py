@@ -9,15 +9,14 @@ here).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
 
 from reference_app.config import Settings
+from reference_app.loopback import is_loopback_url
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 2.0
@@ -35,24 +34,12 @@ def botocore_config(settings: Settings) -> Config:
     )
 
 
-def _is_loopback_endpoint(url: str | None) -> bool:
-    if not url:
-        return False
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _session_kwargs(settings: Settings) -> dict[str, Any]:
     """A local endpoint (moto) accepts any credentials: supply dummy ones when none are set, so
     a bare `AWS_ENDPOINT_URL=http://127.0.0.1:...` works. Never done for a non-loopback endpoint.
     """
     kwargs: dict[str, Any] = {"region_name": settings.aws_region}
-    if _is_loopback_endpoint(settings.aws_endpoint_url) and not os.environ.get(
+    if is_loopback_url(settings.aws_endpoint_url) and not os.environ.get(
         "AWS_ACCESS_KEY_ID"
     ):
         kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -11,7 +11,9 @@ What pybreaker does, and what this module changes (read from pybreaker 1.4's sou
 - On a Redis error it logs a traceback per operation and reports `closed` with counter 0, so
   the breaker can never open while Redis is down; here each operation falls back to process
   memory (mirrored on every write) with one log line per outage (RedisGuard). Its constructor
-  also fails outright when Redis is down at start; here that is tolerated.
+  also fails outright when Redis is down at start; here that is tolerated. When Redis comes
+  back empty (restarted by the supervisor), the state this process last saw is written back
+  instead of starting again from `closed`, so an open breaker stays open across the restart.
 - `CircuitBreaker.call` holds a process-wide lock for the whole guarded call, which would
   serialise every payments call of a replica (and stack up timeouts behind each other); the
   state is in Redis anyway, so calls run unlocked here.
@@ -116,14 +118,22 @@ class SharedRedisStorage(pybreaker.CircuitRedisStorage):
     def _get_state(self) -> str:
         def read() -> str:
             raw = self._redis.get(self._namespace("state"))
-            if raw is None:  # keys lost (Redis restarted): start again from the fallback state
-                self._initialize_redis_state(self._fallback_circuit_state)
-                return self._fallback_circuit_state
+            if raw is None:  # keys lost (Redis restarted empty): put back this process's view
+                return self._restore_from_memory()
             value = raw.decode("utf-8")
             self._memory.state = value
             return value
 
         return self._op(read, lambda: self._memory.state)
+
+    def _restore_from_memory(self) -> str:
+        """Seed an emptied Redis with the state (and `opened_at`) this process last saw, so a
+        Redis restart does not close a breaker that was open."""
+        state = self._memory.state
+        self._initialize_redis_state(state)
+        if state == pybreaker.STATE_OPEN and self._memory.opened_at is not None:
+            self._set_opened_at(self._memory.opened_at)
+        return state
 
     def _set_state(self, state: str) -> None:
         self._memory.state = state

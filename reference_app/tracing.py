@@ -6,6 +6,7 @@
   needs the real daemon's TCP API, which the local stand-in does not serve).
 - Segments go over UDP to AWS_XRAY_DAEMON_ADDRESS (the local stack runs a receiver that hands
   them to the local X-Ray API); with nobody listening the SDK drops them and the request goes on.
+  The sending socket is bound to 127.0.0.1 when the daemon is on loopback (xray_emitter).
 - `SHOP_TRACING_ENABLED=false` switches all of it off (used to measure its cost).
 - Stream handlers join the order's trace: `handler_segment(name, trace_header)` opens a segment
   whose trace id and parent come from the order's stored `TraceHeader`.
@@ -42,13 +43,18 @@ def configure_recorder(service: str) -> Any | None:
     from aws_xray_sdk.core.context import Context
     from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
 
+    from reference_app.xray_emitter import LoopbackUDPEmitter
+
     if not _configured:
         rules = json.loads(RULES_FILE.read_text())
+        daemon = os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
         xray_recorder.configure(
             service=f"shop-{service}",
             sampler=LocalSampler(rules),
             context_missing="IGNORE_ERROR",
-            daemon_address=os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000"),
+            # the SDK's emitter, but bound to 127.0.0.1 when the daemon is on loopback
+            emitter=LoopbackUDPEmitter(daemon),
+            daemon_address=daemon,
             streaming_threshold=50,
             # a plain context even inside Lambda (where the SDK would refuse begin_segment):
             # handler segments carry the order's trace id, so they join the checkout's trace

@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 
 from chaos.context import ChaosContext
-from chaos.exceptions import InjectionFailed
+from chaos.exceptions import InjectionFailed, UnknownTarget
 from chaos.faults.base import Fault, poll
 from chaos.ledger import Entry
 from local_stack.state import write_json_atomic
@@ -27,7 +27,8 @@ from local_stack.supervisor import pid_alive
 
 log = logging.getLogger("chaos.faults.kill_replica")
 
-SERVICES = ("storefront", "payments", "reviews", "stream-runtime")
+# redis too: the supervisor replaces it like a replica (same port), and the shop must survive it
+SERVICES = ("storefront", "payments", "reviews", "stream-runtime", "redis")
 
 
 def hold_path(state_dir: Path, service_key: str) -> Path:
@@ -62,7 +63,7 @@ class KillReplica(Fault):
         try:
             replicas = ctx.replicas(params["service"])
         except KeyError as exc:
-            raise InjectionFailed(str(exc)) from exc
+            raise UnknownTarget(exc.args[0] if exc.args else str(exc)) from exc
         return [r["name"] for r in replicas if r.get("alive") and r.get("pid")]
 
     def conflict_keys(self, targets: list[str], params: dict[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.exceptions import InjectionFailed
+from chaos.exceptions import UnknownTarget
 
 
 def list_functions(ctx: ChaosContext) -> list[str]:
@@ -16,14 +16,14 @@ def list_functions(ctx: ChaosContext) -> list[str]:
 
 
 def function_candidates(ctx: ChaosContext, requested: list[str]) -> list[str]:
-    """`requested` when every name exists (InjectionFailed naming the missing ones), else all
+    """`requested` when every name exists (UnknownTarget naming the missing ones), else all
     functions when nothing was requested."""
     known = list_functions(ctx)
     if not requested:
         return known
     missing = [name for name in requested if name not in known]
     if missing:
-        raise InjectionFailed(
+        raise UnknownTarget(
             f"no Lambda function {', '.join(missing)} (known: {', '.join(known) or 'none'})"
         )
     return list(requested)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.exceptions import InjectionFailed
+from chaos.exceptions import InjectionFailed, UnknownTarget
 from chaos.faults.base import Fault, as_list
 from chaos.ledger import Entry
 
@@ -58,7 +58,7 @@ class RemoveAlarm(Fault):
         found = describe(ctx, params["alarm"])
         missing = [n for n in params["alarm"] if n not in found]
         if missing:
-            raise InjectionFailed(f"no CloudWatch alarm {', '.join(missing)}")
+            raise UnknownTarget(f"no CloudWatch alarm {', '.join(missing)}")
         return params["alarm"]
 
     def conflict_keys(self, targets: list[str], params: dict[str, Any]) -> list[str]:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.exceptions import InjectionFailed
+from chaos.exceptions import InjectionFailed, UnknownTarget
 from chaos.faults.base import Fault, as_list, poll, rate_param
 from chaos.faults.lambda_lookup import function_candidates
 from chaos.ledger import Entry
@@ -82,13 +82,16 @@ class SsmFlagFault(Fault):
             requested = params["service"] or list(SERVICE_TARGETS)
             bad = [s for s in requested if s not in SERVICE_TARGETS]
             if bad:
-                raise InjectionFailed(f"{self.name} targets {SERVICE_TARGETS}, not {bad}")
+                raise UnknownTarget(f"{self.name} targets {SERVICE_TARGETS}, not {bad}")
             return requested
-        services = params["service"]
-        if not services:
-            services = sorted((ctx.state.get("services") or {}).keys())
+        known = sorted((ctx.state.get("services") or {}).keys())
+        services = params["service"] or known
         if not services:
             raise InjectionFailed("dynamodb-throttle needs --service (no stack to list them)")
+        bad = [s for s in services if known and s not in known]
+        if bad:
+            raise UnknownTarget(f"dynamodb-throttle: no service {bad} in the stack "
+                                f"(known: {known})")
         return services
 
     def conflict_keys(self, targets: list[str], params: dict[str, Any]) -> list[str]:

@@ -110,7 +110,7 @@ def _locust(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
 
 def _audit(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
     timeout = parse_duration(p.get("timeout", "60s"))
-    return audit.run_audit(env.ctx, p.get("args"), timeout)
+    return audit.run_audit(env.ctx, p.get("args"), timeout, p.get("baseline"))
 
 
 def _order_status(env: ProbeEnv, p: dict[str, Any]) -> str | None:
@@ -154,8 +154,9 @@ for _probe in [
     ProbeType("load-rate", _load_rate, _p(), _p("window", "status", "name", "min_requests"),
               "fraction of the built-in load's recent requests with a status (e.g. 5xx)"),
     ProbeType("locust", _locust, _p(), _p("url", "csv"), "Locust aggregated statistics"),
-    ProbeType("audit", _audit, _p(), _p("args", "timeout"),
-              "the shop's audit as a process (python -m reference_app.audit --json)"),
+    ProbeType("audit", _audit, _p(), _p("args", "timeout", "baseline"),
+              "the shop's audit as a process (python -m reference_app.audit --json); with "
+              "`baseline` (an earlier audit's output) `clean` judges only what appeared since"),
     ProbeType("order-status", _order_status, _p("order_id", "token"), _p(),
               "an order's status over HTTP with its owner's token"),
     ProbeType("onfailure", _onfailure, _p("function"), _p("field", "equals"),

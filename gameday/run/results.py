@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from local_stack.exit_codes import ExitCode
+
 # experiment outcomes (chaos.runner's, plus the ones a game day adds)
 PASSED, FAILED, ABORTED, ERROR, INTERRUPTED = "passed", "failed", "aborted", "error", \
     "interrupted"
@@ -244,10 +246,11 @@ class GameDayResult:
         """0 passed; 1 a hypothesis failed (or something was left running); 3 the game day
         could not run; 130/143 interrupted by SIGINT/SIGTERM."""
         if self.interrupted_by:
-            return 143 if self.interrupted_by == "SIGTERM" else 130
+            return int(ExitCode.TERMINATED if self.interrupted_by == "SIGTERM"
+                       else ExitCode.INTERRUPTED)
         if self.error:
-            return 3
-        return 0 if self.outcome == PASSED else 1
+            return int(ExitCode.UNAVAILABLE)
+        return int(ExitCode.OK if self.outcome == PASSED else ExitCode.FAILED)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -70,14 +70,22 @@ def test_dry_inject_and_bad_usage(fake_stack: FakeStack,
     code, _, err = _cli(capsys, "inject", "kill-replica", "--service", "payments", "--target",
                         "COUNT(5)", "--state-dir", sd)
     assert code == 2 and "only 2 candidate" in err
+    # an unknown target name is bad input like any other (2), not a fault that did not land (1)
     code, _, err = _cli(capsys, "inject", "lambda-error", "--function", "nope", "--state-dir", sd)
-    assert code == 1 and "no Lambda function nope" in err
+    assert code == 2 and "no Lambda function nope" in err
+    code, _, err = _cli(capsys, "inject", "service-error", "--service", "nosuch", "--state-dir",
+                        sd)
+    assert code == 2 and "not ['nosuch']" in err
+    code, _, err = _cli(capsys, "inject", "dynamodb-throttle", "--service", "nosuch",
+                        "--state-dir", sd)
+    assert code == 2 and "no service ['nosuch']" in err
+    assert Ledger(fake_stack.state_dir).entries() == []  # nothing was recorded, nothing touched
 
 
 def test_refuses_non_loopback_and_missing_stack(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _cli(capsys, "inject", "service-error", "--state-dir", str(tmp_path))
-    assert code == 2 and "no running stack" in err
+    assert code == 3 and "no running stack" in err  # ExitCode.UNAVAILABLE, as everywhere
     (tmp_path / "state.json").write_text(json.dumps({"urls": {"aws": "http://192.0.2.1:4566"}}))
     code, _, err = _cli(capsys, "inject", "service-error", "--state-dir", str(tmp_path))
     assert code == 2 and "only loopback" in err
@@ -143,5 +151,5 @@ def test_gameday_chaos_subcommand_registers(tmp_path: Path,
     parser = argparse.ArgumentParser(prog="gameday")
     chaos_commands.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["chaos", "status", "--state-dir", str(tmp_path)])
-    assert args.func(args) == 0
-    assert capsys.readouterr().out.strip() == "no active faults"
+    assert args.func(args) == 3  # no stack: nothing to ask (not "no active faults")
+    assert "no running stack" in capsys.readouterr().err

@@ -174,3 +174,18 @@ def test_stuck_order_lists_status_and_age(shop: Shop) -> None:
     # OLD was taken when the module was imported: the session may have run a while since
     assert 3590 < problem.details["age_s"] < time.time() - OLD + 10
     assert problem.message.startswith("PAID, ")
+
+
+def test_each_problem_has_a_key_that_names_the_same_problem_later(shop: Shop) -> None:
+    write_clean_state(shop)
+    put(shop, shop.t.orders, order("P1", "carl", "PAID", "SKU-B", 0))
+    update(shop, shop.t.products, {"ProductId": "SKU-A", "TranId": "0"}, InitialQty=11)
+    first = {p.check: p.key for p in audit(shop.settings, grace_s=60).problems}
+    assert first == {"stuck_order": "stuck_order order P1",  # not its age: it grows
+                     "stock_not_conserved": "stock_not_conserved product SKU-A off by -1"}
+    update(shop, shop.t.products, {"ProductId": "SKU-A", "TranId": "0"}, InitialQty=13)
+    later = {p.check: p.key for p in audit(shop.settings, grace_s=60, now=time.time() + 60
+                                           ).problems}
+    assert later["stuck_order"] == first["stuck_order"]
+    assert later["stock_not_conserved"] == "stock_not_conserved product SKU-A off by -3"  # new
+    assert all("key" in p for p in audit(shop.settings, grace_s=60).to_dict()["problems"])

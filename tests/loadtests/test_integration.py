@@ -6,6 +6,7 @@ timeout. Uses the session fixture `stack` from tests/conftest.py.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -163,3 +164,38 @@ def test_gameday_load_writes_reports(stack: Any, tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["total"]["requests"] > 0 and summary["gates"]["passed"]
     assert (out / "report.html").exists() and (out / "locust_stats.csv").exists()
+
+
+def _requests_so_far(out: Path) -> int:
+    """Locust's running total, from the history CSV it appends to every second."""
+    try:
+        rows = list(csv.DictReader((out / "locust_stats_history.csv").open()))
+    except FileNotFoundError:
+        return 0
+    return max((int(r["Total Request Count"]) for r in rows if r["Name"] == "Aggregated"),
+               default=0)
+
+
+def test_sigint_stops_a_load_started_with_sigint_ignored(stack: Any, tmp_path: Path) -> None:
+    """`gameday load ... & P=$!; kill -INT $P` from a script: the background job starts with
+    SIGINT ignored; the run must still stop early, write its reports and exit 130."""
+    out = tmp_path / "reports"
+    log = (tmp_path / "load.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gameday", "load", "--state-dir", str(stack.state_dir),
+         "-u", "1", "-t", "120s", "--out", str(out)],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        wait_until(lambda: proc.poll() is None and _requests_so_far(out) > 0, 60, 0.3,
+                   "Locust to be sending requests")
+        os.kill(proc.pid, signal.SIGINT)  # to gameday load only, as `kill -INT $P` does
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+    assert code == 130, (tmp_path / "load.log").read_text()[-3000:]
+    summary = json.loads((out / "summary.json").read_text())  # Locust wrote its reports
+    assert summary["total"]["requests"] > 0

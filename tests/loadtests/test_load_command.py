@@ -69,7 +69,7 @@ def test_bad_arguments(argv: list[str], fragment: str,
 
 def test_no_stack_no_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = parse("--state-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out"))
-    assert args.func(args) == 2
+    assert args.func(args) == 3  # ExitCode.UNAVAILABLE: no stack
     assert "no running stack" in capsys.readouterr().err
 
 

@@ -249,3 +249,17 @@ def test_state_survives_in_redis_for_a_new_process(
     assert any(k.endswith(":state") for k in keys) and any(k.endswith(":opened_at") for k in keys)
 
 
+
+
+def test_an_open_breaker_stays_open_when_redis_restarts_empty(
+        make_breaker: Callable[..., DependencyBreaker], client: redis.Redis) -> None:
+    breaker = make_breaker()
+    fake = Fake()
+    _fail(breaker, fake, 3)
+    assert breaker.info()["state"] == "open"
+    keys = client.keys(breaker.storage._namespace("*"))
+    assert keys
+    client.delete(*keys)  # what a restarted, empty Redis holds
+    [rejection] = _fail(breaker, fake, 1)
+    assert rejection.rejected and fake.calls == 3  # not tried: still open, as before
+    assert client.get(breaker.storage._namespace("state")) == b"open"

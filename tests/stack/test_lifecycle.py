@@ -125,4 +125,4 @@ def test_bad_flags_are_named(tmp_path: Path) -> None:
         [sys.executable, "-m", "gameday", "status", "--state-dir", str(tmp_path / "none")],
         capture_output=True, text=True, timeout=60,
     )
-    assert out.returncode == 1 and "gameday up" in out.stderr
+    assert out.returncode == 3 and "gameday up" in out.stderr  # no stack: ExitCode.UNAVAILABLE

@@ -17,6 +17,7 @@ COPY loadtests ./loadtests
 COPY chaos ./chaos
 COPY dashboards ./dashboards
 COPY gameday ./gameday
+COPY deploy ./deploy
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # -- runtime

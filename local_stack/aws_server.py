@@ -22,7 +22,9 @@ One more, smaller change: moto keeps every DynamoDB Streams shard iterator it ev
 per GetRecords), which grows the server without bound under a polling consumer; here they expire
 after 15 minutes, as AWS documents (``ExpiredIteratorException`` afterwards).
 
-It also installs ``local_stack.alarm_evaluator.moto_history`` (DescribeAlarmHistory, alarm
+It also installs ``local_stack.moto_cloudformation_fixes`` (outputs, resource events and
+rollback for change sets, which ``gameday aws deploy`` uses) and
+``local_stack.alarm_evaluator.moto_history`` (DescribeAlarmHistory, alarm
 states as on AWS), which is written to be applied in the moto server process.
 
 The ``/moto-api/`` endpoints (reset, data) stay available; the stack uses ``/moto-api/`` as the
@@ -41,7 +43,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from local_stack import moto_dynamodb_fixes
+from local_stack import moto_cloudformation_fixes, moto_dynamodb_fixes
 
 log = logging.getLogger("local_stack.aws_server")
 
@@ -210,6 +212,7 @@ class AwsServer:
 
         disable_moto_stream_invocation()
         moto_dynamodb_fixes.install()
+        moto_cloudformation_fixes.install()
         expire_stream_iterators()
         install_cloudwatch_alarm_history()
         app = DomainDispatcherApplication(create_backend_app)

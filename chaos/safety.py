@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chaos.exceptions import UnsafeTarget
+from deploy.aws import account as aws_account
 from reference_app.loopback import DESCRIPTION, is_loopback_url
 
 __all__ = ["UnsafeTarget", "check_account", "is_loopback_url", "require_loopback"]
@@ -27,13 +28,11 @@ def require_loopback(url: str, what: str) -> str:
 
 
 def check_account(sts_client: Any, allowed: Iterable[str]) -> str:
-    """The caller's account id when it is in `allowed`; UnsafeTarget otherwise."""
-    allowed = {a.strip() for a in allowed if a.strip()}
-    if not allowed:
-        raise UnsafeTarget("--target-aws needs --allow-account ID (the account you mean to hit)")
-    account = str(sts_client.get_caller_identity()["Account"])
-    if account not in allowed:
-        raise UnsafeTarget(
-            f"refusing account {account}: not in --allow-account {sorted(allowed)}"
-        )
-    return account
+    """The caller's account id when it is in `allowed`; UnsafeTarget otherwise (the one rule,
+    deploy.aws.account.check_account, which `gameday aws` uses too)."""
+    try:
+        return aws_account.check_account(
+            sts_client, allowed,
+            missing="--target-aws needs --allow-account ID (the account you mean to hit)")
+    except aws_account.AccountNotAllowed as exc:
+        raise UnsafeTarget(str(exc)) from exc

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from gameday import (
     audit_command,
+    aws_command,
     chaos_commands,
     dashboards_command,
     load_commands,
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     chaos_commands.register(sub)
     dashboards_command.register(sub)
     run_command.register(sub)
+    aws_command.register(sub)
     return parser
 
 

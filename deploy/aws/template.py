@@ -76,7 +76,6 @@ MOTO_UNSUPPORTED = frozenset({
 UNTAGGABLE = frozenset({
     "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
     "AWS::EC2::SecurityGroupIngress", "AWS::Lambda::Permission",
-    "AWS::ElasticLoadBalancingV2::Listener",
 })
 TAG_MAP_TYPES = frozenset({"AWS::SSM::Parameter"})
 # Metric namespaces AWS publishes at 1-minute resolution (alarm periods below 60 s need

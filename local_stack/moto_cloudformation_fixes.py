@@ -25,6 +25,11 @@ as it must on AWS. Three gaps in moto 5.x's change sets, verified in its source
    resources the aws target looks up by tag are not found. Fix: after creating one of these,
    tag it through its service's own backend (``TAGGED_BY_FIX``). Other gaps (event source
    mappings, tags propagated to ECS tasks) are listed in docs/aws.md.
+5. **A stack with its own VPC cannot be deleted.** moto's models of route tables, subnet
+   associations, internet gateways and their attachments, NAT gateways, Elastic IPs and VPC
+   endpoints have no CloudFormation delete (a silent no-op), so they outlive the stack and
+   DeleteStack fails on the VPC (DependencyViolation). Fix: before moto deletes a stack's
+   resources, delete those through the EC2 backend, in dependency order.
 
 `install()` patches once (idempotent) and raises MotoHookNotFound if moto's code has moved.
 tests/aws/test_moto_fixes.py shows each gap on plain moto (negative control) and the fix.
@@ -100,6 +105,56 @@ def _apply_tags(resource_type: str, resource: Any, resource_json: dict[str, Any]
 
         elbv2_backends[account_id][region_name].add_tags(
             [resource.arn], [{"Key": k, "Value": v} for k, v in tags.items()])
+
+
+# EC2 types whose moto model cannot delete itself, in the order to delete them.
+NETWORK_LEFTOVERS = (
+    "AWS::EC2::VPCEndpoint", "AWS::EC2::NatGateway", "AWS::EC2::EIP",
+    "AWS::EC2::SubnetRouteTableAssociation", "AWS::EC2::RouteTable",
+    "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::InternetGateway",
+)
+
+
+def _delete_network(resource_map: Any) -> None:
+    from moto.cloudformation.parsing import clean_json
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[resource_map._account_id][resource_map._region_name]
+    parsed = dict(resource_map._parsed_resources)
+    for resource_type in NETWORK_LEFTOVERS:
+        for logical_id, resource in parsed.items():
+            spec = resource_map._resource_json_map.get(logical_id) or {}
+            if spec.get("Type") != resource_type or resource is None or isinstance(resource,
+                                                                                     str):
+                continue
+            try:
+                if resource_type == "AWS::EC2::VPCEndpoint":
+                    ec2.delete_vpc_endpoints([resource.id])
+                elif resource_type == "AWS::EC2::NatGateway":
+                    ec2.nat_gateways.pop(resource.id, None)
+                elif resource_type == "AWS::EC2::EIP":
+                    ec2.release_address(allocation_id=resource.allocation_id)
+                elif resource_type == "AWS::EC2::SubnetRouteTableAssociation":
+                    ec2.disassociate_route_table(resource.physical_resource_id)
+                elif resource_type == "AWS::EC2::RouteTable":
+                    ec2.delete_route_table(resource.id)
+                elif resource_type == "AWS::EC2::VPCGatewayAttachment":
+                    props = clean_json(spec.get("Properties") or {}, resource_map)
+                    ec2.detach_internet_gateway(props["InternetGatewayId"], props["VpcId"])
+                else:
+                    ec2.delete_internet_gateway(resource.id)
+            except Exception as exc:  # noqa: BLE001 - moto's own delete reports what is left
+                log.debug("could not delete %s %s: %s", resource_type, logical_id, exc)
+
+
+def _network_first(delete: Any) -> Any:
+    @functools.wraps(delete)
+    def call(self: Any) -> None:
+        _delete_network(self)
+        delete(self)
+
+    setattr(call, _MARK, True)
+    return call
 
 
 def _physical_id(resource: Any) -> str:
@@ -195,6 +250,7 @@ def install() -> None:
             (parsing, "parse_and_create_resource", _with_events),
             (models.ChangeSet, "apply", _outputs_after_apply),
             (models.CloudFormationBackend, "execute_change_set", _rollback_on_failure),
+            (parsing.ResourceMap, "delete", _network_first),
         ]
         for owner, name, wrap in targets:
             current = getattr(owner, name, None)
@@ -214,7 +270,8 @@ def uninstall() -> None:
 
     with _lock:
         owners = {"parsing": parsing, "ChangeSet": models.ChangeSet,
-                  "CloudFormationBackend": models.CloudFormationBackend}
+                  "CloudFormationBackend": models.CloudFormationBackend,
+                  "ResourceMap": parsing.ResourceMap}
         for key, original in list(_originals.items()):
             owner_name, name = key.rsplit(".", 1)
             owner = parsing if owner_name == parsing.__name__ else owners[owner_name]

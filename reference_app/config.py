@@ -128,6 +128,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     max_cart_lines: int = 20
     max_item_qty: int = 99
+    # a checkout whose outcome is unknown (payments or DynamoDB did not answer) stays open this
+    # long for a retry with the same Idempotency-Key; then the sweeper cancels it
+    checkout_timeout_s: float = 15.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -153,4 +156,5 @@ class Settings:
             max_body_bytes=_env_int("SHOP_MAX_BODY_BYTES", 64 * 1024, minimum=256),
             max_cart_lines=_env_int("SHOP_MAX_CART_LINES", 20, minimum=1),
             max_item_qty=_env_int("SHOP_MAX_ITEM_QTY", 99, minimum=1),
+            checkout_timeout_s=_env_float("SHOP_CHECKOUT_TIMEOUT_S", 15.0, minimum=1.0),
         )

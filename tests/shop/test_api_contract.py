@@ -5,19 +5,16 @@ whether a write may have happened."""
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.wrappers import Request, Response
 
 from reference_app.config import Settings
-from tests.shop.conftest import Shop, running_shop, serving
+from tests.shop.conftest import Shop, SlowAnswers, running_shop, serving
 
 pytestmark = pytest.mark.integration
 T = 30
@@ -96,46 +93,6 @@ def test_payments_allow_header_lists_only_documented_methods(shop: Shop) -> None
 
 
 # -- item 5: never a 500 --------------------------------------------------------------------------
-class SlowAnswers:
-    """A WSGI proxy in front of the AWS endpoint that, for the next `count` calls of the given
-    DynamoDB operations, forwards the call (so it is applied) and then holds the answer past
-    the SDK's read timeout: the caller cannot know whether its write happened."""
-
-    def __init__(self, upstream: str, hold_s: float = 2.6) -> None:
-        self.upstream = upstream
-        self.hold_s = hold_s
-        self.targets: dict[str, int] = {}
-        self.held = 0
-        self.session = requests.Session()
-        self._lock = threading.Lock()
-
-    def slow(self, operation: str, count: int) -> None:
-        with self._lock:
-            self.targets[operation] = count
-
-    def _take(self, operation: str) -> bool:
-        with self._lock:
-            if self.targets.get(operation, 0) <= 0:
-                return False
-            self.targets[operation] -= 1
-            self.held += 1
-            return True
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
-                 ) -> Iterable[bytes]:
-        request = Request(environ)
-        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() not in ("host", "content-length")}
-        answer = self.session.request(request.method, self.upstream + request.full_path,
-                                      data=request.get_data(), headers=headers, timeout=30)
-        if self._take(operation):
-            time.sleep(self.hold_s)
-        response = Response(answer.content, status=answer.status_code,
-                            content_type=answer.headers.get("Content-Type"))
-        return response(environ, start_response)
-
-
 @contextmanager
 def shop_behind(proxy: SlowAnswers, settings: Settings) -> Iterator[Shop]:
     with serving(proxy) as url:

@@ -10,6 +10,14 @@ CANCELLED with `CancelReason = "ON_FAILURE:<function>"` (conditional on its curr
 The stream then carries the cancellation to the inventory, payment and completion handlers,
 which release stock, void or refund, and roll the cart back.
 
+An order that was already CANCELLED when its consumer gave up means the record given up on was
+that consumer's own rollback (void or refund the payment, release the stock, end the cart's
+checkout), e.g. payments stayed down longer than the mapping's retries. Cancelling again would
+change nothing, so the manager runs that record through the consumer's handler itself; while it
+still fails the message stays in the queue and comes back after its visibility timeout, so the
+rollback happens once the dependency is back — an authorisation is never left held on a
+cancelled order because the retries ran out.
+
 Records of other tables (payments, reviews) are logged and acknowledged: nothing to undo there.
 A message is deleted only after its records were handled, so a crash means a redelivery, and
 every step is conditional, so a redelivery changes nothing.
@@ -29,6 +37,7 @@ OnFailure queue and the sweep), or as `handler(event, context)` for an SQS-trigg
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import signal
@@ -41,10 +50,19 @@ from reference_app import aws
 from reference_app.clock import now_s
 from reference_app.config import Settings
 from reference_app.ddb import from_item, is_condition_failure, to_attr
+from reference_app.handlers import HANDLERS
 from reference_app.heartbeat import is_heartbeat
 from reference_app.storefront.orders import CHECKOUT_TIMEOUT, STATUS_AUTHORIZING
 
 log = logging.getLogger("reference_app.transaction_manager")
+
+
+def is_cancellation(record: dict[str, Any]) -> bool:
+    """True for the stream record of an order becoming CANCELLED (the saga's rollbacks)."""
+    images = record.get("dynamodb") or {}
+    new = (images.get("NewImage") or {}).get("Status", {}).get("S")
+    old = (images.get("OldImage") or {}).get("Status", {}).get("S")
+    return record.get("eventName") == "MODIFY" and new == "CANCELLED" and old != "CANCELLED"
 
 TERMINAL = {"COMPLETED", "CANCELLED"}
 QUEUE_NAME = "shop-stream-on-failure"
@@ -59,6 +77,7 @@ class TransactionManager:
         self.ddb = aws.client("dynamodb", settings)
         self.streams = aws.client("dynamodbstreams", settings)
         self.cancelled = 0
+        self.redriven = 0
         self.seen = 0
 
     def records_of(self, batch_info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,6 +165,22 @@ class TransactionManager:
                             order_id, self.settings.checkout_timeout_s)
         return done
 
+    def redrive(self, function: str, record: dict[str, Any]) -> None:
+        """Run a rollback record `function` gave up on through `function`'s handler."""
+        target = HANDLERS.get(function)
+        if target is None:
+            log.warning("no handler for %s: record %s not re-driven", function,
+                        record.get("eventID"))
+            return
+        module, _, name = target.rpartition(".")
+        handler = getattr(importlib.import_module(module), name)
+        answer = handler({"Records": [record]}, None) or {}
+        if answer.get("batchItemFailures"):
+            raise RuntimeError(f"{function} still fails on record {record.get('eventID')}")
+        self.redriven += 1
+        log.warning("rollback record %s of %s re-driven through %s", record.get("eventID"),
+                    record["dynamodb"]["Keys"]["OrderId"]["S"], function)
+
     def handle(self, invocation_record: dict[str, Any]) -> int:
         """Cancel the orders of one OnFailure invocation record; returns how many."""
         info = invocation_record["DDBStreamBatchInfo"]
@@ -167,6 +202,8 @@ class TransactionManager:
                 self.cancelled += 1
                 log.warning("order %s cancelled: %s gave up on it (%s)",
                             order_id, function, condition)
+            elif is_cancellation(record):
+                self.redrive(function, record)  # raises while it fails: redelivered later
         log.info("on-failure batch of %s (%d records, %s): %d order(s) cancelled",
                  function, len(records), condition, done)
         return done

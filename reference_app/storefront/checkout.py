@@ -8,8 +8,8 @@ The order exists before the charge, so every authorisation belongs to an order:
    true`), one still AUTHORIZING is carried on from step 4, and one cancelled before it was
    accepted (CHECKOUT_FAILED, CHECKOUT_TIMEOUT) does not use the key up: the next attempt
    number is tried;
-2. read the cart (non-empty, not checking out) and price it; an open payments breaker answers
-   503 here, before anything is written;
+2. an open payments breaker answers 503 here, before anything is read or written; then read
+   the cart (non-empty, not checking out) and price it;
 3. one TransactWriteItems: cart begin (OCC condition, OrderId set) + order put (AUTHORIZING,
    in the sparse `open-checkouts` index);
 4. authorise the amount at payments (idempotency key = the order id) through its breaker;
@@ -139,7 +139,8 @@ class CheckoutService:
         key = idempotency_key or new_idempotency_key()
         for attempt in range(MAX_ATTEMPTS_PER_KEY):
             order_id = order_id_for(owner, key, attempt)
-            existing = self.orders.get(order_id)
+            # a key made up just now has no order yet: no need to look
+            existing = self.orders.get(order_id) if idempotency_key else None
             if existing is None:
                 break
             if not (existing.get("Status") == STATUS_CANCELLED
@@ -150,13 +151,13 @@ class CheckoutService:
                            f"{MAX_ATTEMPTS_PER_KEY} checkouts with this {IDEMPOTENCY_HEADER} "
                            "failed; use a new key", IDEMPOTENCY_HEADER)
 
+        self.payments.breaker.reject_if_open()  # nothing read or written yet: a fast, clean 503
         cart = self.carts.get(cart_id)
         if cart is None or not cart.items:
             raise ApiError(409, "cart_empty", "the cart is empty")
         if cart.checking_out:
             raise ApiError(409, "cart_checking_out", "the cart is being checked out")
         lines, amount = self._price(cart.items)
-        self.payments.breaker.reject_if_open()  # nothing written yet: a clean 503
 
         now = now_s()
         order = {

@@ -109,6 +109,21 @@ class OutcomeUnknown(ApiError):
                 "idempotency_key": self.idempotency_key}
 
 
+class CheckoutWithdrawn(DependencyUnavailable):
+    """503 `dependency_unavailable` for a checkout whose order was cancelled because payments'
+    answer was lost; the body names the order (its status shows what became of it)."""
+
+    def __init__(self, cause: DependencyUnavailable, order_id: str) -> None:
+        super().__init__(
+            "payments", f"{cause.message}; order {order_id} is cancelled and whatever payments "
+            "may have authorised for it will be voided: nothing is charged, the cart keeps its "
+            "items", cause.retry_after_s, rejected=False)
+        self.order_id = order_id
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "order_id": self.order_id}
+
+
 class CheckoutService:
     """Places orders from carts."""
 
@@ -200,10 +215,7 @@ class CheckoutService:
                 self._abandon(order, key, exc)
                 raise
             self._withdraw(order, key, exc)
-            raise DependencyUnavailable(
-                "payments", f"{exc.message}; order {order_id} is cancelled and whatever payments "
-                "may have authorised for it will be voided: nothing is charged, the cart keeps "
-                "its items", exc.retry_after_s, rejected=False) from exc
+            raise CheckoutWithdrawn(exc, order_id) from exc
         except DependencyRejected as exc:
             self._abandon(order, key, exc)
             raise

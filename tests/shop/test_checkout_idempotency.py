@@ -126,6 +126,7 @@ def test_a_payments_answer_lost_cancels_the_order_it_belongs_to(shop: Shop) -> N
     assert first.status_code == 503, first.text
     assert first.json()["error"]["code"] == "dependency_unavailable"
     [order] = _orders_of(shop, shopper)
+    assert first.json()["order_id"] == order["OrderId"]
     assert (order["Status"], order["CancelReason"]) == ("CANCELLED", "CHECKOUT_FAILED")
     held = [p for p in _payments_of(shop, order["OrderId"]) if p["Status"] == "AUTHORIZED"]
     assert len(held) == 1  # what the saga's rollback voids

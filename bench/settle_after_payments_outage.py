@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,8 @@ def main() -> int:
     parser.add_argument("--factors", default="1,4")
     parser.add_argument("--orders", type=int, default=100)
     args = parser.parse_args()
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the stack is always stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="settle-bench-") as tmp:
         state_dir = Path(tmp) / "state"
         proc, state = start(state_dir)

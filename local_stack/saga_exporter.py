@@ -6,9 +6,9 @@ started; they cannot say how many orders are in flight now, nor how much stock i
 by orders or sold. This exporter reads the tables (a full scan of orders and products, every
 `--interval` seconds, in the background: a scrape never waits for DynamoDB) and serves:
 
-- `shop_saga_orders{status}` (gauge): orders by status (PENDING, RESERVED, PAID, COMPLETED,
-  CANCELLED);
-- `shop_saga_orders_in_flight` (gauge): PENDING + RESERVED + PAID;
+- `shop_saga_orders{status}` (gauge): orders by status (AUTHORIZING, PENDING, RESERVED, PAID,
+  COMPLETED, CANCELLED);
+- `shop_saga_orders_in_flight` (gauge): AUTHORIZING + PENDING + RESERVED + PAID;
 - `shop_saga_oldest_in_flight_age_seconds` (gauge): 0 when nothing is in flight;
 - `shop_saga_orders_cancelled{reason}` (gauge): cancelled orders by CancelReason;
 - `shop_stock_units{state}` (gauge): `on_hand` (Σ Qty), `initial` (Σ InitialQty), `reserved`
@@ -48,8 +48,8 @@ from prometheus_client.registry import Collector
 
 log = logging.getLogger("local_stack.saga_exporter")
 
-STATUSES = ("PENDING", "RESERVED", "PAID", "COMPLETED", "CANCELLED")
-IN_FLIGHT = frozenset({"PENDING", "RESERVED", "PAID"})
+STATUSES = ("AUTHORIZING", "PENDING", "RESERVED", "PAID", "COMPLETED", "CANCELLED")
+IN_FLIGHT = frozenset({"AUTHORIZING", "PENDING", "RESERVED", "PAID"})
 STOCK_STATES = ("on_hand", "initial", "reserved", "sold", "awaiting_release")
 PRODUCT_ROW = "0"
 

@@ -19,7 +19,9 @@ in flight and only counted):
 - `completed_with_release`: a COMPLETED order with an ADD row;
 - `cart_left_checking_out`: a cart with CheckOut = true for a terminal (or missing) order;
 - `orphan_payment` / `orphan_stock_event`: a held payment or an event row of an order that does
-  not exist (payments older than the grace period only, as checkout authorises first).
+  not exist (checkout writes the order before it authorises, and withdraws it only when the
+  authorise certainly did not happen, so a held payment without its order is always a fault;
+  payments younger than the grace period are left out all the same).
 
 Each problem has a `key`: what makes it the same problem in a later audit (the check and its
 subject; for stock, also how far off it is), so a caller holding an earlier report can tell the

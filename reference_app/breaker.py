@@ -64,11 +64,14 @@ class DependencyError(Exception):
     """A dependency call failed in a way that counts against its breaker."""
 
     def __init__(self, dependency: str, kind: str, message: str,
-                 status: int | None = None) -> None:
+                 status: int | None = None, maybe_applied: bool = True) -> None:
         super().__init__(f"{dependency}: {message}")
         self.dependency = dependency
         self.kind = kind  # connect | timeout | http_5xx | other
         self.status = status
+        # False only when the request certainly never reached the dependency (connection
+        # refused, connect timeout); a read timeout or a dropped connection may hide a write
+        self.maybe_applied = maybe_applied
 
 
 class DependencyUnavailable(ApiError):
@@ -332,6 +335,19 @@ class DependencyBreaker:
         except DependencyError as exc:
             raise DependencyUnavailable(self.dependency, str(exc), self.retry_after_s(),
                                         rejected=False) from exc
+
+    def reject_if_open(self) -> None:
+        """Raise what `call` would raise for a rejected call when the breaker is open and not
+        yet due to half-open, without calling anything (lets a caller skip work whose only
+        purpose is that call)."""
+        if not self.enabled:
+            return
+        remaining = self.seconds_until_half_open()
+        if remaining is not None and remaining > 0:
+            BREAKER_REJECTED.labels(self.dependency).inc()
+            raise DependencyUnavailable(
+                self.dependency, f"{self.dependency} is unavailable (circuit breaker open)",
+                self.retry_after_s(), rejected=True)
 
     def seconds_until_half_open(self) -> float | None:
         """Seconds left in the open state (0 when due), None unless open."""

@@ -123,9 +123,14 @@ class Settings:
     dependency_timeout_s: float = 2.0
     cache_ttl_s: int = 30
     cart_max_attempts: int = 8
-    max_body_bytes: int = 16 * 1024
+    # above the largest valid body (a 2000-character review text, JSON-escaped at up to 12
+    # bytes a character, is ~24 KB), so a body refused with 413 could never have been valid
+    max_body_bytes: int = 64 * 1024
     max_cart_lines: int = 20
     max_item_qty: int = 99
+    # a checkout whose outcome is unknown (payments or DynamoDB did not answer) stays open this
+    # long for a retry with the same Idempotency-Key; then the sweeper cancels it
+    checkout_timeout_s: float = 15.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -148,7 +153,8 @@ class Settings:
             dependency_timeout_s=_env_float("SHOP_DEPENDENCY_TIMEOUT_S", 2.0, minimum=0.01),
             cache_ttl_s=_env_int("SHOP_CACHE_TTL_S", 30, minimum=1),
             cart_max_attempts=_env_int("SHOP_CART_MAX_ATTEMPTS", 8, minimum=1),
-            max_body_bytes=_env_int("SHOP_MAX_BODY_BYTES", 16 * 1024, minimum=256),
+            max_body_bytes=_env_int("SHOP_MAX_BODY_BYTES", 64 * 1024, minimum=256),
             max_cart_lines=_env_int("SHOP_MAX_CART_LINES", 20, minimum=1),
             max_item_qty=_env_int("SHOP_MAX_ITEM_QTY", 99, minimum=1),
+            checkout_timeout_s=_env_float("SHOP_CHECKOUT_TIMEOUT_S", 15.0, minimum=1.0),
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from reference_app.breaker import DependencyError
 from reference_app.config import Settings
@@ -23,6 +24,13 @@ from reference_app.tokens import issue_token
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 50
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the connection was refused (the request was never sent), False when it was
+    dropped after sending (the dependency may have acted on it)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 class ServiceClient:
@@ -60,12 +68,17 @@ class ServiceClient:
         try:
             response = self.session.request(method, url, json=json, headers=headers,
                                             timeout=(self.timeout_s, self.timeout_s))
+        except requests.ConnectTimeout as exc:
+            raise DependencyError(self.dependency, "timeout",
+                                  f"{method} {path}: no connection within {self.timeout_s} s",
+                                  maybe_applied=False) from exc
         except requests.Timeout as exc:
             raise DependencyError(self.dependency, "timeout",
                                   f"{method} {path} timed out after {self.timeout_s} s") from exc
         except requests.ConnectionError as exc:
             raise DependencyError(self.dependency, "connect",
-                                  f"{method} {path} could not connect: {exc}") from exc
+                                  f"{method} {path} could not connect: {exc}",
+                                  maybe_applied=not _never_connected(exc)) from exc
         except requests.RequestException as exc:
             raise DependencyError(self.dependency, "other", f"{method} {path}: {exc}") from exc
         if response.status_code >= 500:

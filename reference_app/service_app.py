@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from reference_app import aws, correlation, errors, metrics, openapi, tracing
+from reference_app import aws, correlation, dependency_errors, errors, metrics, openapi, tracing
 from reference_app.cloudwatch_bridge import start_publisher
 from reference_app.config import Settings
 from reference_app.fault_hooks import install_service_faults
@@ -29,6 +29,7 @@ def base_app(service: str, settings: Settings) -> Flask:
     correlation.install(app)
     metrics.install(app, service)
     errors.install(app)
+    dependency_errors.install(app)
     openapi.install(app, service)
     tracing.install(app, service)
     install_service_faults(app, service, settings)

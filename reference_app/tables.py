@@ -17,13 +17,29 @@ from reference_app.ddb import error_code
 log = logging.getLogger(__name__)
 
 
+# Sparse index of the orders whose checkout is still open (Status AUTHORIZING): only those rows
+# carry `CheckoutOpen`, so the sweeper reads a handful of rows, not the table.
+OPEN_CHECKOUTS_INDEX = "open-checkouts"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A global secondary index: string partition key, number sort key, keys-only."""
+
+    name: str
+    hash_key: str
+    range_key: str
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """Key schema of one table: a string partition key and an optional string sort key."""
+    """Key schema of one table: a string partition key, an optional string sort key and
+    optional global secondary indexes."""
 
     name: str
     hash_key: str
     range_key: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
 
     def create_request(self) -> dict[str, Any]:
         keys = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
@@ -31,13 +47,23 @@ class TableSpec:
         if self.range_key:
             keys.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
             attrs.append({"AttributeName": self.range_key, "AttributeType": "S"})
-        return {
+        request: dict[str, Any] = {
             "TableName": self.name,
             "KeySchema": keys,
             "AttributeDefinitions": attrs,
             "BillingMode": "PAY_PER_REQUEST",
             "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         }
+        for index in self.indexes:
+            attrs += [{"AttributeName": index.hash_key, "AttributeType": "S"},
+                      {"AttributeName": index.range_key, "AttributeType": "N"}]
+            request.setdefault("GlobalSecondaryIndexes", []).append({
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": index.hash_key, "KeyType": "HASH"},
+                              {"AttributeName": index.range_key, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            })
+        return request
 
 
 def table_specs(tables: TableNames) -> list[TableSpec]:
@@ -48,7 +74,8 @@ def table_specs(tables: TableNames) -> list[TableSpec]:
         TableSpec(tables.reviews, "ProductId", "ItemId"),
         TableSpec(tables.weekly, "Week", "ProductId"),
         TableSpec(tables.carts, "CartId"),
-        TableSpec(tables.orders, "OrderId"),
+        TableSpec(tables.orders, "OrderId",
+                  indexes=(IndexSpec(OPEN_CHECKOUTS_INDEX, "CheckoutOpen", "CreatedAt"),)),
         TableSpec(tables.payments, "IdempotencyKey"),
     ]
 

@@ -10,34 +10,63 @@ CANCELLED with `CancelReason = "ON_FAILURE:<function>"` (conditional on its curr
 The stream then carries the cancellation to the inventory, payment and completion handlers,
 which release stock, void or refund, and roll the cart back.
 
+An order that was already CANCELLED when its consumer gave up means the record given up on was
+that consumer's own rollback (void or refund the payment, release the stock, end the cart's
+checkout), e.g. payments stayed down longer than the mapping's retries. Cancelling again would
+change nothing, so the manager runs that record through the consumer's handler itself; while it
+still fails the message stays in the queue and comes back after its visibility timeout, so the
+rollback happens once the dependency is back — an authorisation is never left held on a
+cancelled order because the retries ran out.
+
 Records of other tables (payments, reviews) are logged and acknowledged: nothing to undo there.
 A message is deleted only after its records were handled, so a crash means a redelivery, and
 every step is conditional, so a redelivery changes nothing.
 
-Runs as `python -m reference_app.transaction_manager --queue-url URL` (a worker service), or
-as `handler(event, context)` for an SQS-triggered Lambda.
+It also sweeps open checkouts: an order still AUTHORIZING (its checkout's outcome was unknown
+and the client never retried it, or the storefront died mid-checkout) older than
+SHOP_CHECKOUT_TIMEOUT_S is cancelled with `CancelReason = "CHECKOUT_TIMEOUT"` (conditional on
+AUTHORIZING), so the saga voids whatever was authorised and ends the cart's checkout: every
+authorisation ends belonging to an accepted order or voided. The sweep reads the sparse
+`open-checkouts` index (only AUTHORIZING orders are in it), every SWEEP_INTERVAL_S.
+
+Runs as `python -m reference_app.transaction_manager --queue-url URL` (a worker service: the
+OnFailure queue and the sweep), or as `handler(event, context)` for an SQS-triggered Lambda and
+`sweep_handler(event, context)` for a scheduled one (EventBridge, every minute).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from reference_app import aws
 from reference_app.clock import now_s
 from reference_app.config import Settings
 from reference_app.ddb import from_item, is_condition_failure, to_attr
+from reference_app.handlers import HANDLERS
 from reference_app.heartbeat import is_heartbeat
+from reference_app.storefront.orders import CHECKOUT_TIMEOUT, STATUS_AUTHORIZING
 
 log = logging.getLogger("reference_app.transaction_manager")
 
+
+def is_cancellation(record: dict[str, Any]) -> bool:
+    """True for the stream record of an order becoming CANCELLED (the saga's rollbacks)."""
+    images = record.get("dynamodb") or {}
+    new = (images.get("NewImage") or {}).get("Status", {}).get("S")
+    old = (images.get("OldImage") or {}).get("Status", {}).get("S")
+    return record.get("eventName") == "MODIFY" and new == "CANCELLED" and old != "CANCELLED"
+
 TERMINAL = {"COMPLETED", "CANCELLED"}
 QUEUE_NAME = "shop-stream-on-failure"
+SWEEP_INTERVAL_S = 2.0
 
 
 class TransactionManager:
@@ -48,6 +77,7 @@ class TransactionManager:
         self.ddb = aws.client("dynamodb", settings)
         self.streams = aws.client("dynamodbstreams", settings)
         self.cancelled = 0
+        self.redriven = 0
         self.seen = 0
 
     def records_of(self, batch_info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -73,8 +103,9 @@ class TransactionManager:
                 return out
         return out
 
-    def cancel(self, order_id: str, reason: str) -> bool:
-        """CANCELLED unless already terminal; False when there was nothing to do."""
+    def cancel(self, order_id: str, reason: str, only_from: str | None = None) -> bool:
+        """CANCELLED unless already terminal (or, with `only_from`, unless in another status);
+        False when there was nothing to do."""
         for _attempt in range(5):
             item = self.ddb.get_item(TableName=self.settings.tables.orders,
                                      Key={"OrderId": {"S": order_id}},
@@ -83,11 +114,14 @@ class TransactionManager:
             status = order.get("Status")
             if not order or is_heartbeat(order) or status in TERMINAL:
                 return False
+            if only_from is not None and status != only_from:
+                return False
             try:
                 self.ddb.update_item(
                     TableName=self.settings.tables.orders, Key={"OrderId": {"S": order_id}},
                     UpdateExpression="SET #s = :c, CancelReason = :r, UpdatedAt = :now, "
-                                     "Version = if_not_exists(Version, :zero) + :one",
+                                     "Version = if_not_exists(Version, :zero) + :one "
+                                     "REMOVE CheckoutOpen",
                     ConditionExpression="#s = :current",
                     ExpressionAttributeNames={"#s": "Status"},
                     ExpressionAttributeValues={
@@ -101,6 +135,51 @@ class TransactionManager:
                 if not is_condition_failure(exc):
                     raise
         return False
+
+    def open_checkouts(self, created_before: float) -> list[str]:
+        """Ids of the orders still AUTHORIZING that were created before `created_before`."""
+        from reference_app.tables import OPEN_CHECKOUTS_INDEX
+
+        found: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.tables.orders, "IndexName": OPEN_CHECKOUTS_INDEX,
+            "KeyConditionExpression": "CheckoutOpen = :open AND CreatedAt < :before",
+            "ExpressionAttributeValues": {":open": to_attr("1"),
+                                          ":before": to_attr(int(created_before))},
+        }
+        while True:
+            page = self.ddb.query(**kwargs)
+            found += [item["OrderId"]["S"] for item in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def sweep(self, now: float) -> int:
+        """Cancel the checkouts open longer than the checkout timeout; returns how many."""
+        done = 0
+        for order_id in self.open_checkouts(now - self.settings.checkout_timeout_s):
+            if self.cancel(order_id, CHECKOUT_TIMEOUT, only_from=STATUS_AUTHORIZING):
+                done += 1
+                self.cancelled += 1
+                log.warning("order %s cancelled: its checkout stayed open over %.0f s",
+                            order_id, self.settings.checkout_timeout_s)
+        return done
+
+    def redrive(self, function: str, record: dict[str, Any]) -> None:
+        """Run a rollback record `function` gave up on through `function`'s handler."""
+        target = HANDLERS.get(function)
+        if target is None:
+            log.warning("no handler for %s: record %s not re-driven", function,
+                        record.get("eventID"))
+            return
+        module, _, name = target.rpartition(".")
+        handler = getattr(importlib.import_module(module), name)
+        answer = handler({"Records": [record]}, None) or {}
+        if answer.get("batchItemFailures"):
+            raise RuntimeError(f"{function} still fails on record {record.get('eventID')}")
+        self.redriven += 1
+        log.warning("rollback record %s of %s re-driven through %s", record.get("eventID"),
+                    record["dynamodb"]["Keys"]["OrderId"]["S"], function)
 
     def handle(self, invocation_record: dict[str, Any]) -> int:
         """Cancel the orders of one OnFailure invocation record; returns how many."""
@@ -123,6 +202,8 @@ class TransactionManager:
                 self.cancelled += 1
                 log.warning("order %s cancelled: %s gave up on it (%s)",
                             order_id, function, condition)
+            elif is_cancellation(record):
+                self.redrive(function, record)  # raises while it fails: redelivered later
         log.info("on-failure batch of %s (%d records, %s): %d order(s) cancelled",
                  function, len(records), condition, done)
         return done
@@ -141,13 +222,25 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
+def sweep_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Scheduled Lambda entry point: one sweep of the open checkouts."""
+    return {"cancelled": TransactionManager(Settings.from_env()).sweep(time.time())}
+
+
 def run(queue_url: str, stop: threading.Event, settings: Settings | None = None) -> None:
-    """Poll the OnFailure queue until `stop` is set."""
+    """Poll the OnFailure queue and sweep open checkouts until `stop` is set."""
     settings = settings or Settings.from_env()
     manager = TransactionManager(settings)
     sqs = aws.client("sqs", settings)
     log.info("transaction manager polling %s", queue_url)
+    next_sweep = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_sweep:
+            next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+            try:
+                manager.sweep(time.time())
+            except Exception as exc:
+                log.warning("sweep of open checkouts failed: %s", exc)
         try:
             page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
                                        WaitTimeSeconds=1, VisibilityTimeout=30)

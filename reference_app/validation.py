@@ -6,6 +6,8 @@ the data layer (and never becomes a 500).
 - malformed JSON, or not an object → 400 `malformed_json`
 - unknown field → 400 `unknown_field`; missing field → 400 `missing_field`
 - wrong type or range (qty "2", 2.5, true, 0, > max_item_qty) → 400 `invalid_value`
+- `null` for any field → 400 `invalid_value` (no request field is nullable in the OpenAPI
+  documents: an optional field is left out, not sent as null)
 - body over settings.max_body_bytes → 413 `body_too_large` (Flask's MAX_CONTENT_LENGTH)
 """
 
@@ -26,12 +28,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from reference_app.errors import ApiError
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+# payment keys in paths: an identifier, but not the segment of the authorise route
+AUTHORIZE_SEGMENT = "authorize"
+PAYMENT_KEY_REGEX = rf"(?!{AUTHORIZE_SEGMENT}(?![A-Za-z0-9._:-])){ID_PATTERN[1:-1]}"
 _SKU = re.compile(SKU_PATTERN)
 _ID = re.compile(ID_PATTERN)
 
@@ -41,9 +47,21 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base of every request body: unknown fields rejected, no type coercion."""
+    """Base of every request body: unknown fields rejected, no type coercion, no nulls."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # Optional fields default to None in Python, but on the wire they are absent, never
+        # null: the documents declare no request field nullable.
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if value is None and name in cls.model_fields:
+                    raise PydanticCustomError("null_value", "{field}: must not be null "
+                                              "(leave the field out instead)", {"field": name})
+        return data
 
 
 class EmptyIn(StrictModel):
@@ -95,6 +113,13 @@ class AuthorizeIn(StrictModel):
     order_id: Identifier
     amount_cents: int = Field(ge=1, le=100_000_000)
 
+    @field_validator("idempotency_key")
+    @classmethod
+    def _not_a_route(cls, value: str) -> str:
+        if value == AUTHORIZE_SEGMENT:  # its record could never be read, captured or voided
+            raise ValueError(f"must not be {AUTHORIZE_SEGMENT!r}")
+        return value
+
 
 class ServiceReviewIn(ReviewIn):
     shopper_id: Identifier
@@ -117,6 +142,8 @@ def _error_from_pydantic(exc: ValidationError) -> ApiError:
         return ApiError(400, "unknown_field", f"unknown field {field!r}", field)
     if kind == "missing":
         return ApiError(400, "missing_field", f"field {field!r} is required", field)
+    if kind == "null_value":
+        return ApiError(400, "invalid_value", message, str((first.get("ctx") or {})["field"]))
     if field is None:
         return ApiError(400, "invalid_value", message)
     return ApiError(400, "invalid_value", f"{field}: {message}", field)

@@ -1,7 +1,8 @@
 """shop-inventory (orders stream): reserve stock for a new order, release it when the order is
 cancelled - the inventory service's own step and rollback of the checkout saga (seed 003).
 
-- INSERT, Status PENDING: one TransactWriteItems with, per sku, `Qty = Qty - n` IF `Qty >= n`
+- Status becoming PENDING (checkout accepted the order: MODIFY from AUTHORIZING, or an INSERT
+  of a PENDING order): one TransactWriteItems with, per sku, `Qty = Qty - n` IF `Qty >= n`
   on the product row (TranId "0") and a Put of the event row `<order_id>#SUB` IF
   `attribute_not_exists(TranId)`, plus the order `Status = RESERVED` IF `Status = PENDING`.
   Cancelled because the event row exists or the order is no longer PENDING: an earlier delivery
@@ -232,7 +233,8 @@ def release(order: dict[str, Any], ctx: RecordContext) -> str:
 def process(ctx: RecordContext) -> None:
     record = ctx.record
     new = record.new or {}
-    if record.event_name == "INSERT" and new.get("Status") == orders.PENDING:
+    if (record.event_name in ("INSERT", "MODIFY") and new.get("Status") == orders.PENDING
+            and record.old_value("Status") != orders.PENDING):
         reserve(new, ctx)
     elif (record.event_name == "MODIFY" and new.get("Status") == orders.CANCELLED
           and record.old_value("Status") != orders.CANCELLED):

@@ -11,6 +11,7 @@ from reference_app.ddb import from_item, is_condition_failure, to_attr
 from reference_app.handlers.common import aws, count_metric, settings
 from reference_app.metrics import ORDERS
 
+AUTHORIZING = "AUTHORIZING"  # written by checkout before the charge; PENDING once authorised
 PENDING = "PENDING"
 RESERVED = "RESERVED"
 PAID = "PAID"

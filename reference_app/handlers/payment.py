@@ -8,9 +8,11 @@ reserved, and roll the payment back when the order is cancelled - the payments s
   401/403, a token misconfiguration): raise, the stream retries the record (a long outage is the
   seed-004 jam).
 - MODIFY to CANCELLED: payments' rollback. GET the payment: AUTHORIZED -> void, CAPTURED ->
-  refund, VOIDED / REFUNDED / 404 -> nothing. Both calls are idempotent at payments (a replay
-  answers 200), and refund is only ever asked for a CAPTURED payment, so nothing is refunded
-  twice.
+  refund, VOIDED / REFUNDED -> nothing, 404 -> void all the same: payments records the void,
+  so an authorise of this order still on its way (its checkout timed out) is refused when it
+  lands instead of holding money for a cancelled order. Every call is idempotent at payments
+  (a replay answers 200), and refund is only ever asked for a CAPTURED payment, so nothing is
+  refunded twice.
 
 Calls carry a service token (HS256, SHOP_TOKEN_SECRET) and the order's correlation ID
 (`reference_app.http_client.ServiceClient`).
@@ -119,10 +121,10 @@ def rollback(order: dict[str, Any], ctx: RecordContext) -> str:
     """Void or refund the order's payment; returns what was done."""
     key = _payment_key(order)
     answer = _call("get", "GET", key)
-    if answer.status_code == 404:
-        ctx.log.info("order %s has no payment %s: nothing to roll back", order["OrderId"], key)
-        return "none"
     status = _status_of(answer) if answer.ok else None
+    if answer.status_code == 404:
+        ctx.log.info("order %s has no payment %s yet: voiding the key", order["OrderId"], key)
+        status = AUTHORIZED  # void it before any authorise can land
     if status in (VOIDED, REFUNDED):
         ctx.log.info("payment %s already %s", key, status)
         return "already"

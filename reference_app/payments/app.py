@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import BaseConverter
 
 from reference_app.auth import require_role
 from reference_app.aws import dynamodb_client
@@ -13,13 +14,27 @@ from reference_app.config import Settings
 from reference_app.errors import ApiError
 from reference_app.payments.ledger import TRANSITIONS, Outcome, PaymentLedger, public_payment
 from reference_app.service_app import base_app
-from reference_app.validation import AuthorizeIn, EmptyIn, check_id, parse_body
+from reference_app.validation import (
+    PAYMENT_KEY_REGEX,
+    AuthorizeIn,
+    EmptyIn,
+    check_id,
+    parse_body,
+)
 
 SERVICE = "payments"
 LEDGER_KEY = "shop.payments.ledger"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 bp = Blueprint("payments", __name__)
+
+
+class PaymentKeyConverter(BaseConverter):
+    """A payment key in a path: an identifier other than `authorize`, so that
+    `/v1/payments/authorize` is only ever the authorise route (without it, that path also
+    matched `GET /v1/payments/<key>`, and a 405 there advertised an undocumented GET)."""
+
+    regex = PAYMENT_KEY_REGEX
 
 
 def _ledger() -> PaymentLedger:
@@ -52,11 +67,11 @@ def _transition_view(operation: str) -> Callable[[str], ResponseReturnValue]:
 
 
 for _operation in TRANSITIONS:
-    bp.add_url_rule(f"/v1/payments/<key>/{_operation}", endpoint=_operation,
+    bp.add_url_rule(f"/v1/payments/<payment_key:key>/{_operation}", endpoint=_operation,
                     view_func=_transition_view(_operation), methods=["POST"])
 
 
-@bp.get("/v1/payments/<key>")
+@bp.get("/v1/payments/<payment_key:key>")
 def get_payment(key: str) -> ResponseReturnValue:
     require_role("service")
     check_id(key, "idempotency_key")
@@ -70,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """The payments app (settings from the environment when not given)."""
     settings = settings or Settings.from_env()
     app = base_app(SERVICE, settings)
+    app.url_map.converters["payment_key"] = PaymentKeyConverter
     app.extensions[LEDGER_KEY] = PaymentLedger(dynamodb_client(settings),
                                                settings.tables.payments)
     app.register_blueprint(bp)

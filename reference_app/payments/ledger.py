@@ -3,6 +3,11 @@ write, so a retried authorise never creates a second charge and each transition 
 
 States: AUTHORIZED → CAPTURED → REFUNDED, or AUTHORIZED → VOIDED. Repeating a transition that
 already happened is a replay (same record, `replayed=True`); any other transition is 409.
+
+Void before authorise: voiding a key that has no record yet writes a VOIDED record (no order,
+no amount), so an authorise with that key still in flight — sent by a caller that timed out
+and gave up on it — is refused when it lands (409 `payment_voided`) instead of holding money
+that nobody will capture or void.
 """
 
 from __future__ import annotations
@@ -73,6 +78,10 @@ class PaymentLedger:
             if not is_condition_failure(exc):
                 raise
         existing = self.get(key) or {}
+        if existing.get("Status") == VOIDED and "AmountCents" not in existing:
+            raise ApiError(409, "payment_voided",
+                           "this idempotency key was voided before it was authorised",
+                           "idempotency_key")
         if existing.get("OrderId") != order_id or existing.get("AmountCents") != amount_cents:
             raise ApiError(409, "idempotency_key_reused",
                            "this idempotency key was used with a different order or amount",
@@ -101,9 +110,27 @@ class PaymentLedger:
             if not is_condition_failure(exc):
                 raise
         existing = self.get(key)
+        if existing is None and operation == "void":
+            return self._void_unknown(key, now)
         if existing is None:
             raise ApiError(404, "payment_not_found", f"no payment with key {key}")
         if existing.get("Status") == target:
             return Outcome(existing, replayed=True)
         raise ApiError(409, "invalid_transition",
                        f"cannot {operation} a payment that is {existing.get('Status')}")
+
+    def _void_unknown(self, key: str, now: int) -> Outcome:
+        """Void a key never authorised: a VOIDED record without amount (see the module doc)."""
+        row = {"IdempotencyKey": key, "Status": VOIDED,
+               "History": [{"Status": VOIDED, "AtMs": now}], "CreatedAt": now, "UpdatedAt": now}
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item={name: to_attr(value) for name, value in row.items()},
+                ConditionExpression="attribute_not_exists(IdempotencyKey)",
+            )
+            return Outcome(row, replayed=False)
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise
+        return self.transition(key, "void")  # authorised meanwhile: void that

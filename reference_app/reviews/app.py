@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """The reviews app (settings from the environment when not given)."""
     settings = settings or Settings.from_env()
     app = base_app(SERVICE, settings)
-    app.extensions[STORE_KEY] = ReviewStore(dynamodb_client(settings), settings.tables.reviews)
+    app.extensions[STORE_KEY] = ReviewStore(dynamodb_client(settings), settings.tables.reviews,
+                                                 settings.tables.products)
     app.register_blueprint(bp)
     return app

@@ -1,20 +1,42 @@
 """Reviews and likes in `shop-reviews`, each written in one TransactWriteItems with the
 product's COUNTS row, so counts are never aggregated at read time.
 
+Only products of the catalog can be reviewed or liked: the product row is read first (the
+catalog's `shop-products`, read-only here; products are never deleted, so a read is enough and
+the transaction does not have to touch the catalog table).
+
 A like is idempotent per shopper: `LIKE#<shopper_id>` is put with attribute_not_exists, and an
 existing like is detected by a read first (moto's transactions are costly to cancel), with the
 transaction's condition as the guard against a race.
+
+Lost races never become a 500:
+- `TransactionConflict` (another transaction was writing the same COUNTS row): retried, at most
+  `WRITE_ATTEMPTS` times with jittered back-off, then 409 `write_conflict`;
+- the review's own Put failing its `attribute_not_exists(ItemId)` condition can only mean that
+  an earlier attempt of this very call was applied (the SDK retries a write whose answer it did
+  not get, and the item id is new for every call): the review is stored, which is success.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from reference_app.clock import now_ms
 from reference_app.ddb import cancellation_codes, from_item, to_attr, to_item
+from reference_app.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 COUNTS = "COUNTS"
+PRODUCT_ROW = "0"
+WRITE_ATTEMPTS = 5
+BACKOFF_BASE_S = 0.02
+BACKOFF_CAP_S = 0.25
 
 
 def _counts_update(table: str, sku: str, attribute: str) -> dict[str, Any]:
@@ -32,9 +54,19 @@ def _counts_update(table: str, sku: str, attribute: str) -> dict[str, Any]:
 class ReviewStore:
     """Writes and count reads of one table."""
 
-    def __init__(self, ddb: Any, table: str) -> None:
+    def __init__(self, ddb: Any, table: str, products_table: str) -> None:
         self.ddb = ddb
         self.table = table
+        self.products_table = products_table
+
+    def require_product(self, sku: str) -> None:
+        """404 `product_not_found` unless `sku` is a product of the catalog."""
+        response = self.ddb.get_item(
+            TableName=self.products_table,
+            Key={"ProductId": {"S": sku}, "TranId": {"S": PRODUCT_ROW}},
+            ProjectionExpression="ProductId")
+        if "Item" not in response:
+            raise ApiError(404, "product_not_found", f"no product {sku}", "sku")
 
     def counts(self, sku: str) -> dict[str, int]:
         response = self.ddb.get_item(
@@ -43,43 +75,66 @@ class ReviewStore:
         row = from_item(response.get("Item")) or {}
         return {"reviews": int(row.get("Reviews", 0)), "likes": int(row.get("Likes", 0))}
 
+    def _has_item(self, sku: str, item_id: str) -> bool:
+        response = self.ddb.get_item(
+            TableName=self.table, Key={"ProductId": {"S": sku}, "ItemId": {"S": item_id}},
+            ConsistentRead=True, ProjectionExpression="ItemId")
+        return "Item" in response
+
+    def _write(self, items: list[dict[str, Any]], already_done: Callable[[list[str]], bool]
+               ) -> bool:
+        """TransactWriteItems `items`, retrying transaction conflicts. Returns True when written
+        now, False when `already_done(codes)` says a cancelled attempt found it done."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                self.ddb.transact_write_items(TransactItems=items)
+                return True
+            except Exception as exc:
+                codes = cancellation_codes(exc)
+                if not codes:
+                    raise
+                if already_done(codes):
+                    return False
+                if "TransactionConflict" not in codes:
+                    raise
+                log.info("review write conflicted (attempt %d of %d): %s", attempt,
+                         WRITE_ATTEMPTS, codes)
+            if attempt < WRITE_ATTEMPTS:
+                time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt)))
+        raise ApiError(409, "write_conflict",
+                       "other writes to this product's counts kept conflicting; try again")
+
     def add_review(self, sku: str, shopper_id: str, rating: int, text: str) -> dict[str, Any]:
+        self.require_product(sku)
         created_ms = now_ms()
         item_id = f"REVIEW#{created_ms}#{uuid.uuid4().hex}"
         row = {"ProductId": sku, "ItemId": item_id, "ShopperId": shopper_id, "Rating": rating,
                "Text": text, "CreatedAt": created_ms // 1000}
-        self.ddb.transact_write_items(TransactItems=[
+
+        def stored_by_an_earlier_attempt(codes: list[str]) -> bool:
+            return codes[0] == "ConditionalCheckFailed" and self._has_item(sku, item_id)
+
+        self._write([
             {"Put": {"TableName": self.table, "Item": to_item(row),
                      "ConditionExpression": "attribute_not_exists(ItemId)"}},
             _counts_update(self.table, sku, "Reviews"),
-        ])
+        ], stored_by_an_earlier_attempt)
         return {"review": {"review_id": item_id, "sku": sku, "shopper_id": shopper_id,
                            "rating": rating, "text": text, "created_at": created_ms // 1000},
                 "counts": self.counts(sku)}
 
-    def _has_like(self, sku: str, shopper_id: str) -> bool:
-        response = self.ddb.get_item(
-            TableName=self.table,
-            Key={"ProductId": {"S": sku}, "ItemId": {"S": f"LIKE#{shopper_id}"}},
-            ConsistentRead=True, ProjectionExpression="ItemId")
-        return "Item" in response
-
     def add_like(self, sku: str, shopper_id: str) -> tuple[bool, dict[str, Any]]:
         """(created, {"like", "counts"}); created is False when already liked."""
+        self.require_product(sku)
         like = {"sku": sku, "shopper_id": shopper_id}
-        if self._has_like(sku, shopper_id):
+        item_id = f"LIKE#{shopper_id}"
+        if self._has_item(sku, item_id):
             return False, {"like": like, "counts": self.counts(sku)}
-        row = {"ProductId": sku, "ItemId": f"LIKE#{shopper_id}", "ShopperId": shopper_id,
+        row = {"ProductId": sku, "ItemId": item_id, "ShopperId": shopper_id,
                "CreatedAt": now_ms() // 1000}
-        try:
-            self.ddb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": to_item(row),
-                         "ConditionExpression": "attribute_not_exists(ItemId)"}},
-                _counts_update(self.table, sku, "Likes"),
-            ])
-        except Exception as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return False, {"like": like, "counts": self.counts(sku)}
-            raise
-        return True, {"like": like, "counts": self.counts(sku)}
+        created = self._write([
+            {"Put": {"TableName": self.table, "Item": to_item(row),
+                     "ConditionExpression": "attribute_not_exists(ItemId)"}},
+            _counts_update(self.table, sku, "Likes"),
+        ], lambda codes: codes[0] == "ConditionalCheckFailed")
+        return created, {"like": like, "counts": self.counts(sku)}

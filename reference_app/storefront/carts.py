@@ -219,6 +219,23 @@ class CartRepository:
             },
         }}
 
+    def abandon_checkout_update(self, cart_id: str, order_id: str) -> dict[str, Any]:
+        """The TransactWriteItems `Update` ending the checkout of `order_id` with the items kept
+        (a checkout that failed before any charge). No version is read: while CheckOut is true
+        only the checkout itself writes the cart."""
+        return {"Update": {
+            "TableName": self.table,
+            "Key": {"CartId": {"S": cart_id}},
+            "UpdateExpression": "SET #co = :false, #v = #v + :one, UpdatedAt = :now "
+                                "REMOVE OrderId",
+            "ConditionExpression": "#co = :true AND OrderId = :oid",
+            "ExpressionAttributeNames": {"#v": "Version", "#co": "CheckOut"},
+            "ExpressionAttributeValues": {
+                ":true": to_attr(True), ":false": to_attr(False), ":one": to_attr(1),
+                ":oid": to_attr(order_id), ":now": to_attr(now_s()),
+            },
+        }}
+
     def _finish_checkout(self, cart_id: str, v_read: int, clear_items: bool,
                          order_id: str | None) -> bool:
         update = "SET #co = :false, #v = #v + :one, UpdatedAt = :now REMOVE OrderId"

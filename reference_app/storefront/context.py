@@ -52,7 +52,8 @@ class Storefront:
         carts = CartRepository(ddb, settings.tables.carts, settings.cart_max_attempts,
                                settings.max_cart_lines, settings.max_item_qty)
         orders = OrderRepository(ddb, settings.tables.orders)
-        checkout = CheckoutService(ddb, carts, orders, catalog, payments)
+        checkout = CheckoutService(ddb, carts, orders, catalog, payments,
+                                   settings.checkout_timeout_s)
         return cls(settings, ddb, client, cache, breakers, payments, reviews, catalog, carts,
                    orders, checkout)
 

@@ -7,7 +7,11 @@ from typing import Any
 from reference_app.breaker import DependencyBreaker
 from reference_app.config import Settings
 from reference_app.dependency_errors import DependencyRejected
+from reference_app.errors import ApiError
 from reference_app.http_client import ServiceClient
+
+# answers of the reviews service that are the client's to know, passed on as they are
+PASSED_ON = {(404, "product_not_found"), (409, "write_conflict")}
 
 
 class ReviewsClient:
@@ -21,7 +25,12 @@ class ReviewsClient:
               body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         response = self.breaker.call(self.http.request, method, path, body)
         if response.status_code >= 400:
-            raise DependencyRejected("reviews", response)
+            rejected = DependencyRejected("reviews", response)
+            if (rejected.remote_status, rejected.remote_code) in PASSED_ON:
+                error = response.json()["error"]
+                raise ApiError(rejected.remote_status, rejected.remote_code, error["message"],
+                               error.get("field"))
+            raise rejected
         return response.status_code, response.json()
 
     def counts(self, sku: str) -> dict[str, int]:

@@ -91,8 +91,8 @@ def test_saga_summary_counts_orders_and_places_the_stock() -> None:
         {"ProductId": "SKU-2", "TranId": "o9#SUB", "Action": "SUB", "Qty": 0},
     ]
     snap = summarize(orders, products, now=T0 + 200)
-    assert snap.orders == {"PENDING": 1, "RESERVED": 1, "PAID": 0, "COMPLETED": 1,
-                           "CANCELLED": 2}
+    assert snap.orders == {"AUTHORIZING": 0, "PENDING": 1, "RESERVED": 1, "PAID": 0,
+                           "COMPLETED": 1, "CANCELLED": 2}
     assert snap.in_flight == 2
     assert snap.oldest_in_flight_age_s == 70.0  # o3 (130 s) is older than o2 (150 s)
     assert snap.cancel_reasons == {"ON_FAILURE:shop-inventory": 1, "unknown": 1}

@@ -61,6 +61,8 @@ class FakePayments:
             if not is_condition_failure(exc):
                 raise
         existing = self._get(row["IdempotencyKey"]) or {}
+        if existing.get("Status") == "VOIDED" and "AmountCents" not in existing:
+            return _json(409, {"error": {"code": "payment_voided"}})
         if (existing.get("OrderId"), existing.get("AmountCents")) != (row["OrderId"],
                                                                       row["AmountCents"]):
             return _json(409, {"error": {"code": "idempotency_key_reused"}})
@@ -84,6 +86,11 @@ class FakePayments:
             if not is_condition_failure(exc):
                 raise
         existing = self._get(key)
+        if existing is None and operation == "void":  # void before authorise: record it
+            row = {"IdempotencyKey": key, "Status": "VOIDED", "CreatedAt": now, "UpdatedAt": now,
+                   "History": [{"Status": "VOIDED", "AtMs": now}]}
+            self.ddb.put_item(TableName=self.table, Item=to_item(row))
+            return _json(200, self._public(row))
         if existing is None:
             return _json(404, {"error": {"code": "payment_not_found"}})
         if existing.get("Status") == target:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ import redis
 import requests
 from flask import Flask
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from local_stack.ports import free_port
 from reference_app.config import Settings, TableNames
@@ -151,7 +152,9 @@ class SwitchableDependency:
     - "ok": requests go to the wrapped app;
     - "hang": requests wait (up to hang_s, or until the mode changes) and then answer 503 —
       longer than the caller's timeout, so the caller sees a timeout;
-    - "error": requests answer 503 at once.
+    - "error": requests answer 503 at once;
+    - "late": requests go to the wrapped app, and its answer is held (up to hang_s, or until
+      the mode changes) — the dependency acted, the caller times out.
     """
 
     def __init__(self, inner: Callable[..., Any], hang_s: float = 10.0) -> None:
@@ -163,10 +166,10 @@ class SwitchableDependency:
         self._lock = threading.Lock()
 
     def set_mode(self, mode: str) -> None:
-        assert mode in ("ok", "hang", "error")
+        assert mode in ("ok", "hang", "error", "late")
         self.mode = mode
         self._released.set()  # wake any hung request
-        if mode == "hang":
+        if mode in ("hang", "late"):
             self._released = threading.Event()
 
     def release(self) -> None:
@@ -176,12 +179,56 @@ class SwitchableDependency:
         with self._lock:
             self.requests += 1
         mode = self.mode
+        if mode == "late":
+            answer = list(self.inner(environ, start_response))
+            self._released.wait(self.hang_s)
+            return answer
         if mode == "hang":
             self._released.wait(self.hang_s)
         if mode in ("hang", "error"):
             start_response("503 Service Unavailable", [("Content-Type", "application/json")])
             return [b'{"error": {"code": "down", "message": "switched off by the test"}}']
         return self.inner(environ, start_response)
+
+
+class SlowAnswers:
+    """A WSGI proxy in front of the AWS endpoint that, for the next `count` calls of the given
+    DynamoDB operations, forwards the call (so it is applied) and then holds the answer past
+    the SDK's read timeout: the caller cannot know whether its write happened."""
+
+    def __init__(self, upstream: str, hold_s: float = 2.6) -> None:
+        self.upstream = upstream
+        self.hold_s = hold_s
+        self.targets: dict[str, int] = {}
+        self.held = 0
+        self.session = requests.Session()
+        self._lock = threading.Lock()
+
+    def slow(self, operation: str, count: int) -> None:
+        with self._lock:
+            self.targets[operation] = count
+
+    def _take(self, operation: str) -> bool:
+        with self._lock:
+            if self.targets.get(operation, 0) <= 0:
+                return False
+            self.targets[operation] -= 1
+            self.held += 1
+            return True
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        request = Request(environ)
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in ("host", "content-length")}
+        answer = self.session.request(request.method, self.upstream + request.full_path,
+                                      data=request.get_data(), headers=headers, timeout=30)
+        if self._take(operation):
+            time.sleep(self.hold_s)
+        response = Response(answer.content, status=answer.status_code,
+                            content_type=answer.headers.get("Content-Type"))
+        return response(environ, start_response)
 
 
 @dataclass

@@ -91,7 +91,9 @@ def test_breaker_opens_rejects_fast_everywhere_and_closes(
             assert _breaker(shop, replica_url)["state"] == "open"
         replica.extensions["shop.storefront"].close()
 
-        assert requests.get(cart_url, headers=headers, timeout=10).json() == cart_before
+        cart_after = requests.get(cart_url, headers=headers, timeout=10).json()
+        assert (cart_after["items"], cart_after["checking_out"]) == \
+            (cart_before["items"], False)  # each failed checkout ended, the items kept
 
         # payments recovers; after the reset timeout the trial call closes the breaker
         shop.payments_switch.set_mode("ok")

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import requests
 
+from reference_app.aws import dynamodb_client
 from tests.shop.conftest import Shop
 
 pytestmark = pytest.mark.integration
@@ -16,6 +17,10 @@ T = 10
 def test_reviews_service(shop: Shop) -> None:
     service = shop.auth("storefront-test", "service")
     sku = f"NEW-{uuid.uuid4().hex[:8]}"  # a product with no COUNTS row yet
+    dynamodb_client(shop.settings).put_item(
+        TableName=shop.settings.tables.products,
+        Item={"ProductId": {"S": sku}, "TranId": {"S": "0"}, "Name": {"S": "new"},
+              "PriceCents": {"N": "100"}, "Qty": {"N": "1"}, "InitialQty": {"N": "1"}})
     base = f"{shop.reviews}/v1/products/{sku}"
     assert requests.get(f"{base}/counts", headers=service, timeout=T).json() == \
         {"sku": sku, "reviews": 0, "likes": 0}

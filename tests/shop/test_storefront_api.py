@@ -156,7 +156,7 @@ BAD_ADDS: list[tuple[str, Any, str | None, int, str, str | None]] = [
     ("not json", b"sku=SKU-00003&qty=1", "application/x-www-form-urlencoded", 415,
      "unsupported_media_type", None),
     ("empty body", b"", "application/json", 400, "body_required", None),
-    ("too large", b'{"sku": "' + b"x" * 20000 + b'", "qty": 1}', "application/json", 413,
+    ("too large", b'{"sku": "' + b"x" * 70000 + b'", "qty": 1}', "application/json", 413,
      "body_too_large", None),
     ("too many of one item", {"sku": "SKU-00001", "qty": 99}, None, 409,
      "cart_limit_exceeded", "qty"),

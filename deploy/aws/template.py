@@ -110,12 +110,15 @@ FUNCTION_TABLES = {
     "shop-second-look": ("orders",),
     "shop-weekly-view": ("weekly",),
 }
-# The two non-stream functions: the transaction manager (the OnFailure queue's consumer) and the
-# heartbeat (one write per streamed table every minute, so an idle consumer is still invoked).
+# The non-stream functions: the transaction manager (the OnFailure queue's consumer), its
+# checkout sweeper (cancels checkouts left AUTHORIZING) and the heartbeat (one write per
+# streamed table, so an idle consumer is still invoked); the last two every minute.
 TRANSACTION_MANAGER = "shop-transaction-manager"
+SWEEPER = "shop-checkout-sweeper"
 HEARTBEAT = "shop-heartbeat"
 OTHER_FUNCTIONS = {
     TRANSACTION_MANAGER: "reference_app.transaction_manager.handler",
+    SWEEPER: "reference_app.transaction_manager.sweep_handler",
     HEARTBEAT: "reference_app.heartbeat.handler",
 }
 STREAMED_TABLES = ("orders", "payments", "reviews")  # reference_app.heartbeat.heartbeat_keys
@@ -268,7 +271,12 @@ def _allow(actions: list[str], resources: list[Any], **condition: Any) -> dict[s
 
 
 def _table_arns(attributes: Iterable[str]) -> list[Any]:
-    return [att(table_logical(a), "Arn") for a in attributes]
+    """The tables and their indexes."""
+    arns: list[Any] = []
+    for attribute in attributes:
+        arns += [att(table_logical(attribute), "Arn"),
+                 sub(f"${{{table_logical(attribute)}.Arn}}/index/*")]
+    return arns
 
 
 def _stream_arns(attributes: Iterable[str]) -> list[Any]:
@@ -405,14 +413,11 @@ def _data(b: Builder) -> None:
     for attribute in TABLE_ATTRIBUTES:
         name = getattr(TABLES, attribute)
         request = specs[name].create_request()
+        # CreateTable's request as properties; CloudFormation's StreamSpecification has the
+        # view type only (enabled = present)
+        stream = request.pop("StreamSpecification")
         b.add(table_logical(attribute), "AWS::DynamoDB::Table", {
-            "TableName": request["TableName"],
-            "KeySchema": request["KeySchema"],
-            "AttributeDefinitions": request["AttributeDefinitions"],
-            "BillingMode": request["BillingMode"],
-            # CloudFormation's StreamSpecification has the view type only (enabled = present)
-            "StreamSpecification": {
-                "StreamViewType": request["StreamSpecification"]["StreamViewType"]},
+            **request, "StreamSpecification": {"StreamViewType": stream["StreamViewType"]},
         }, name)
         b.output(out.table_output(attribute), ref(table_logical(attribute)),
                  f"DynamoDB table {name}")
@@ -497,18 +502,23 @@ def _functions(b: Builder) -> None:
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
     }, TRANSACTION_MANAGER)
 
-    heartbeat = _function(b, HEARTBEAT, OTHER_FUNCTIONS[HEARTBEAT], [
-        _allow(["dynamodb:PutItem"], _table_arns(STREAMED_TABLES)),
-    ], {})
-    b.add("HeartbeatSchedule", "AWS::Events::Rule", {
-        "Description": "One heartbeat write per streamed table every minute",
-        "ScheduleExpression": "rate(1 minute)", "State": "ENABLED",
-        "Targets": [{"Id": "heartbeat", "Arn": att(heartbeat, "Arn")}],
-    }, HEARTBEAT)
-    b.add("HeartbeatInvokePermission", "AWS::Lambda::Permission", {
-        "FunctionName": ref(heartbeat), "Action": "lambda:InvokeFunction",
-        "Principal": "events.amazonaws.com", "SourceArn": att("HeartbeatSchedule", "Arn"),
-    }, HEARTBEAT)
+    scheduled = {
+        HEARTBEAT: ("One heartbeat write per streamed table every minute",
+                    [_allow(["dynamodb:PutItem"], _table_arns(STREAMED_TABLES))]),
+        SWEEPER: ("Cancel checkouts left AUTHORIZING past their timeout, every minute",
+                  [_allow(DYNAMODB_DATA, _table_arns(["orders"]))]),
+    }
+    for name, (description, statements) in scheduled.items():
+        function = _function(b, name, OTHER_FUNCTIONS[name], statements, {})
+        rule = out.logical(name, "schedule")
+        b.add(rule, "AWS::Events::Rule", {
+            "Description": description, "ScheduleExpression": "rate(1 minute)",
+            "State": "ENABLED", "Targets": [{"Id": name, "Arn": att(function, "Arn")}],
+        }, name)
+        b.add(out.logical(name, "invoke permission"), "AWS::Lambda::Permission", {
+            "FunctionName": ref(function), "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com", "SourceArn": att(rule, "Arn"),
+        }, name)
 
 
 def _cache(b: Builder) -> None:

@@ -113,19 +113,24 @@ class StackWatcher:
         failures: list[FailedResource] = []
         deadline = time.monotonic() + timeout_s
         while True:
-            for event in self.new_events():
-                self.say(event_line(event))
-                if _is_failure(event):
-                    failures.append(FailedResource(
-                        str(event.get("LogicalResourceId", "")),
-                        str(event.get("ResourceType", "")),
-                        str(event.get("ResourceStatus", "")),
-                        str(event.get("ResourceStatusReason") or "no reason given")))
+            self._print_new(failures)
             status = self._status(stack_id or self.stack)
-            if status is None:
-                return Outcome("DELETE_COMPLETE", failures, gone=True)
-            if not status.endswith("_IN_PROGRESS"):
+            done = status is None or not status.endswith("_IN_PROGRESS")
+            if done or time.monotonic() > deadline:
+                # events written between the last read and this status (the final ones, often
+                # the failure itself) are printed before the verdict
+                self._print_new(failures)
+                if status is None:
+                    return Outcome("DELETE_COMPLETE", failures, gone=True)
                 return Outcome(status, failures, gone=status == "DELETE_COMPLETE")
-            if time.monotonic() > deadline:
-                return Outcome(status, failures)
             self.sleep(self.poll_s)
+
+    def _print_new(self, failures: list[FailedResource]) -> None:
+        for event in self.new_events():
+            self.say(event_line(event))
+            if _is_failure(event):
+                failures.append(FailedResource(
+                    str(event.get("LogicalResourceId", "")),
+                    str(event.get("ResourceType", "")),
+                    str(event.get("ResourceStatus", "")),
+                    str(event.get("ResourceStatusReason") or "no reason given")))

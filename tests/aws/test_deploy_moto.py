@@ -59,6 +59,10 @@ def test_deploy_status_destroy(aws_env: str, recorded_actions: set[str],
                  "--image", "x"]) == 2
     assert "refusing account 123456789012" in capsys.readouterr().err
     _nothing_exists(url)
+    # a new stack without an image is bad input, refused before anything is created
+    assert main([a for a in DEPLOY if a not in ("--image", "example.invalid/shop:1")]) == 2
+    assert "needs --image" in capsys.readouterr().err
+    _nothing_exists(url)
     # --dry changes nothing
     assert main([*DEPLOY, "--dry"]) == 0
     assert "nothing is changed by --dry" in capsys.readouterr().out

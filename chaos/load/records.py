@@ -72,6 +72,14 @@ def status_matches(status: int, spec: int | str) -> bool:
     return str(status) == spec
 
 
+def failed_request(record: RequestRecord) -> bool:
+    """What counts against an error budget: no answer, or a 5xx that is not a clean shed (a
+    503 carrying Retry-After, which Locust also counts as a success)."""
+    if record.status == 0:
+        return True
+    return record.status >= 500 and not (record.status == 503 and record.retry_after)
+
+
 def rate(records: list[RequestRecord], spec: int | str) -> float | None:
     """Fraction of records whose status matches `spec`; None without records."""
     if not records:

@@ -98,10 +98,12 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def per_second(records: Iterable[RequestRecord], start: float, end: float
                ) -> list[dict[str, Any]]:
-    """Buckets of one second: {t, ok, rejected (503/429), client (4xx), errors (5xx/none)}."""
+    """Buckets of one second from `start` to `end` (the span the load ran; the last one
+    shorter, its `width` saying how long): {t, width, ok, rejected (503/429), client (4xx),
+    errors (5xx/none)} — counts, a rate once divided by the width."""
     n = max(0, math.ceil(end - start))
-    buckets = [{"t": start + i, "ok": 0, "rejected": 0, "client": 0, "errors": 0}
-               for i in range(n)]
+    buckets = [{"t": start + i, "width": round(min(1.0, end - start - i), 3), "ok": 0,
+                "rejected": 0, "client": 0, "errors": 0} for i in range(n)]
     for r in records:
         i = int(r.t - start)
         if 0 <= i < n:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaos.load.records import merge_last_sliver
 from chaos.report.svg import Axis, line_panel
 
 LOAD_OUTCOMES = ("ok", "rejected", "client", "errors")
@@ -42,7 +43,7 @@ def load_panel(journal: dict[str, Any], axis: Axis, windows: list[dict[str, Any]
     """Requests per second by outcome (ok, rejected, client, errors), drawn while the load ran
     and marked where it stopped (the run then settles its orders); None without load."""
     load_record = journal.get("load") or {}
-    buckets = load_record.get("per_second") or []
+    buckets = merge_last_sliver(load_record.get("per_second") or [])
     if not buckets:
         return None
     load = {k: [(b["t"] + b.get("width", 1.0) / 2, b[k] / max(b.get("width", 1.0), 0.05))

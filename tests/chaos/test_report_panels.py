@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chaos.load.records import RequestRecord
+from chaos.load.records import RequestRecord, merge_last_sliver, per_second
 from chaos.report.panels import fault_windows, journal_axis, load_panel, signal
 from chaos.report.svg import Axis, state_panel
 from chaos.runner.load_control import LoadControl
@@ -109,3 +109,11 @@ def test_the_state_legend_never_overlaps_a_lane() -> None:
         for bx0, by0, bx1, by1 in bars:
             assert ly1 <= by0 or ly0 >= by1 or label_end <= bx0 or lx0 >= bx1, \
                 f"legend {(lx0, ly0, lx1, ly1)} overlaps the bar {(bx0, by0, bx1, by1)}"
+
+
+def test_a_last_sliver_of_a_second_joins_the_bucket_before_it() -> None:
+    """0.3 s in which no request happened to start is no drop of the rate to 0."""
+    records = [RequestRecord(T0 + t, 0.1, "x", 200) for t in (0.2, 1.1, 1.5, 2.0)]
+    buckets = per_second(records, T0, T0 + 2.3)
+    assert [(b["width"], b["ok"]) for b in buckets] == [(1.0, 1), (1.3, 3)]
+    assert merge_last_sliver([]) == [] and len(per_second(records, T0, T0 + 2.6)) == 3

@@ -7,7 +7,9 @@ Two things live here, both pure (no I/O):
   error rate and p99 during the fault, 503s carrying Retry-After, orders accepted vs
   completed/cancelled/lost, duplicates, replica replacement time, the error blip.
   `standard_numbers(obs, observe)` computes the set every run reports; an experiment's
-  `verdicts:` put bounds on some of them, each a Verdict with observed vs expected.
+  `verdicts:` put bounds on some of them, each a Verdict with observed vs expected, and
+  `error_budget_verdict` judges the experiment's own error budget (its `error-budget:`).
+What each number means, its unit and how it is written: `chaos.numbers`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.load.records import RequestRecord, in_window, percentile, rate, status_matches
+from chaos.load.records import (
+    RequestRecord,
+    failed_request,
+    in_window,
+    percentile,
+    rate,
+    status_matches,
+)
+from chaos.numbers import format_value, percent
 from chaos.registry import Registry
 
 # -- judging values ---------------------------------------------------------------------------
@@ -36,18 +46,25 @@ def dig(value: Any, path: str | None) -> Any:
     return value
 
 
-def describe_tolerance(tolerance: dict[str, Any]) -> str:
+def describe_tolerance(tolerance: dict[str, Any], metric: str | None = None) -> str:
+    """'<= 10' — with a metric, its bounds in the metric's unit ('<= 10.0 s', '<= 30 %')."""
+    def bound(value: Any) -> str:
+        if metric is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return repr(value) if isinstance(value, str) else str(value)
+        return format_value(metric, value)
+
     parts = []
     if "path" in tolerance:
         parts.append(f"{tolerance['path']}:")
     if "equals" in tolerance:
-        parts.append(f"== {tolerance['equals']!r}")
+        value = tolerance["equals"]
+        parts.append(f"== {bound(value) if metric else repr(value)}")
     if "in" in tolerance:
         parts.append(f"in {tolerance['in']!r}")
     if "min" in tolerance:
-        parts.append(f">= {tolerance['min']}")
+        parts.append(f">= {bound(tolerance['min'])}")
     if "max" in tolerance:
-        parts.append(f"<= {tolerance['max']}")
+        parts.append(f"<= {bound(tolerance['max'])}")
     return " ".join(parts) or "any value"
 
 
@@ -166,16 +183,47 @@ def _time_to_breaker_open(obs: Observations, p: dict[str, Any]) -> float | None:
     return _round(None if t is None else t - window[0])
 
 
+def _breaker_closed_at(obs: Observations, p: dict[str, Any]) -> float | None:
+    """When the breaker was closed for good after opening during the fault (None if it never
+    opened, or is not closed at the end): the one instant both recovery numbers read."""
+    window = _window(obs, p)
+    points = obs.series.get(f"breaker:{p['dependency']}", [])
+    if window is None or _first(points, window[0], lambda v: v == "open") is None:
+        return None
+    return _settled_at(points, window[0], lambda v: v == "closed")
+
+
 @metric("time_to_breaker_closed_s")
 def _time_to_breaker_closed(obs: Observations, p: dict[str, Any]) -> float | None:
     """From fault end until the breaker is closed for good (None if it never opened during
     the fault, or is not closed at the end)."""
     window = _window(obs, p)
-    points = obs.series.get(f"breaker:{p['dependency']}", [])
-    if window is None or _first(points, window[0], lambda v: v == "open") is None:
-        return None
-    t = _settled_at(points, window[0], lambda v: v == "closed")
-    return _round(None if t is None else max(0.0, t - window[1]))
+    t = _breaker_closed_at(obs, p)
+    return _round(None if t is None or window is None else max(0.0, t - window[1]))
+
+
+def _returned_at(obs: Observations, service: str) -> float | None:
+    """When the first replica of `service` was healthy again after the fault started."""
+    times = [float(e["ts"]) for e in _replaced(obs, {"service": service})]
+    return min(times) if times else None
+
+
+@metric("replicas_back_s")
+def _replicas_back(obs: Observations, p: dict[str, Any]) -> float | None:
+    """From fault end until the first replica of `service` was healthy again (None: none was
+    replaced)."""
+    window = _window(obs, p)
+    back = _returned_at(obs, p["service"])
+    return _round(None if back is None or window is None else back - window[1])
+
+
+@metric("breaker_closed_after_return_s")
+def _breaker_closed_after_return(obs: Observations, p: dict[str, Any]) -> float | None:
+    """From the dependency's first replica healthy again until its breaker is closed for good
+    (= time_to_breaker_closed_s - replicas_back_s when it closed after the return)."""
+    back = _returned_at(obs, p["dependency"])
+    closed = _breaker_closed_at(obs, p)
+    return _round(None if back is None or closed is None else max(0.0, closed - back))
 
 
 @metric("breaker_opened")
@@ -278,6 +326,23 @@ def _retry_after_ratio(obs: Observations, p: dict[str, Any]) -> float | None:
     if not rejected:
         return None
     return _round(sum(1 for r in rejected if r.retry_after) / len(rejected), 4)
+
+
+@metric("error_budget_used")
+def _error_budget_used(obs: Observations, p: dict[str, Any]) -> float | None:
+    """Failed requests of the probe load (the whole run) against those the budget allows
+    (`ratio` × requests): 1.0 is the whole budget. A failure: no answer or a 5xx that is not
+    a clean shed (503 with Retry-After)."""
+    if obs.records is None:
+        return None
+    records = in_window(obs.records, obs.run_start, obs.run_end)
+    if not records:
+        return None
+    failed = sum(1 for r in records if failed_request(r))
+    allowed = float(p["ratio"]) * len(records)
+    if not allowed:
+        return 0.0 if not failed else float("inf")
+    return _round(failed / allowed, 4)
 
 
 @metric("error_blip_s")
@@ -389,8 +454,18 @@ def _probe(obs: Observations, p: dict[str, Any]) -> Any:
 # -- the standard set -------------------------------------------------------------------------
 
 
-def standard_numbers(obs: Observations, observe: dict[str, Any]) -> dict[str, Any]:
-    """Every number that applies to this run (what it observed decides which)."""
+def _budget_numbers(obs: Observations, ratio: float) -> dict[str, Any]:
+    records = in_window(obs.records or [], obs.run_start, obs.run_end)
+    return {"error_budget_requests": len(records),
+            "error_budget_failed": sum(1 for r in records if failed_request(r)),
+            "error_budget_ratio": ratio,
+            "error_budget_used": compute("error_budget_used", obs, {"ratio": ratio})}
+
+
+def standard_numbers(obs: Observations, observe: dict[str, Any],
+                     budget_ratio: float | None = None) -> dict[str, Any]:
+    """Every number that applies to this run (what it observed decides which); with
+    `budget_ratio`, the error budget of its probe load too."""
     numbers: dict[str, Any] = {}
     window = obs.fault_window()
     if window:
@@ -400,6 +475,11 @@ def standard_numbers(obs: Observations, observe: dict[str, Any]) -> dict[str, An
     for dep in observe.get("breakers", []):
         for name in ("time_to_breaker_open_s", "time_to_breaker_closed_s"):
             numbers[f"{name}[{dep}]"] = compute(name, obs, {"dependency": dep})
+        if _returned_at(obs, dep) is not None:  # its replicas were killed and came back
+            numbers[f"replicas_back_s[{dep}]"] = compute("replicas_back_s", obs,
+                                                         {"service": dep})
+            numbers[f"breaker_closed_after_return_s[{dep}]"] = compute(
+                "breaker_closed_after_return_s", obs, {"dependency": dep})
     for alarm in observe.get("alarms", []):
         for name in ("time_to_alarm_s", "time_to_alarm_ok_s"):
             numbers[f"{name}[{alarm}]"] = compute(name, obs, {"alarm": alarm})
@@ -417,6 +497,8 @@ def standard_numbers(obs: Observations, observe: dict[str, Any]) -> dict[str, An
         numbers["http_503_total"] = compute("count_status", obs, {"status": 503})
         numbers["checkout_503_retry_after_ratio"] = compute(
             "retry_after_ratio", obs, {"name": "checkout"})
+        if budget_ratio is not None:
+            numbers.update(_budget_numbers(obs, budget_ratio))
     if obs.orders is not None:
         for name in ("orders_accepted", "orders_completed", "orders_cancelled",
                      "orders_lost", "duplicate_orders"):
@@ -433,5 +515,26 @@ def evaluate(spec: dict[str, Any], obs: Observations) -> Verdict:
     passed = observed is not None and judge(observed, bounds)
     detail = "" if observed is not None else "not observed"
     return Verdict(title=spec.get("title") or label, kind="verdict", observed=observed,
-                   expected=describe_tolerance(bounds), passed=passed, detail=detail,
-                   metric=spec["metric"], params=params)
+                   expected=describe_tolerance(bounds, spec["metric"]), passed=passed,
+                   detail=detail, metric=spec["metric"], params=params)
+
+
+def error_budget_verdict(obs: Observations, ratio: float) -> Verdict | None:
+    """The experiment's error budget (`error-budget:` in its file) as a verdict on its probe
+    load: at most `ratio` of the run's requests failed. None without a probe load to judge."""
+    if obs.records is None:
+        return None
+    verdict = evaluate({"title": f"the error budget holds: at most {percent(ratio)} of the "
+                                 "probe load's requests fail",
+                        "metric": "error_budget_used", "params": {"ratio": ratio},
+                        "max": 1.0}, obs)
+    verdict.detail = verdict.detail or budget_detail(obs, ratio)
+    return verdict
+
+
+def budget_detail(obs: Observations, ratio: float) -> str:
+    """'3 failed of 98 requests; 1.0 allowed'."""
+    numbers = _budget_numbers(obs, ratio)
+    allowed = ratio * numbers["error_budget_requests"]
+    return (f"{numbers['error_budget_failed']} failed of {numbers['error_budget_requests']} "
+            f"requests; {allowed:.1f} allowed")

@@ -231,6 +231,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  redis-server: {found.get('redis-server')}; report: {report_dir}", flush=True)
     log.info("prerequisites: %s", found)
     result = gameday.run()
-    for line in summary_lines(result, gameday.index):
-        print(line, flush=True)
+    # summary.json says result.exit_code: that is the exit code, also when a Ctrl-C comes
+    # while the summary is printed (everything is torn down and written by now)
+    from local_stack.stop_signals import StopSignals
+
+    with StopSignals():
+        for line in summary_lines(result, gameday.index):
+            print(line, flush=True)
     return result.exit_code

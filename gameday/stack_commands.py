@@ -11,12 +11,21 @@ import time
 from pathlib import Path
 
 from gameday.arg_types import number, whole_number
+from gameday.status_watch import MAX_INTERVAL_S, MIN_INTERVAL_S
 from local_stack.exit_codes import ExitCode
 from local_stack.stack import LocalStack, StackConfig
 from local_stack.state import StackNotRunning, default_state_dir, read_state, state_path
 
 log = logging.getLogger("gameday")
 SECONDS = number(0, what="a number of seconds")
+
+
+def INTERVAL(text: str) -> float:  # noqa: N802 - an argparse type, named like the others
+    """--interval: a number of seconds within [MIN_INTERVAL_S, MAX_INTERVAL_S]."""
+    value = number(MIN_INTERVAL_S, what="a number of seconds")(text)
+    if value > MAX_INTERVAL_S:
+        raise argparse.ArgumentTypeError(f"{value:g} must be <= {MAX_INTERVAL_S:g}")
+    return value
 
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:
@@ -47,8 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     down.add_argument("--timeout", type=SECONDS, default=30.0)
     down.set_defaults(func=cmd_down)
 
-    status = sub.add_parser("status", help="show the running stack's URLs and replicas")
+    status = sub.add_parser("status", help="show the running stack's URLs and replicas; "
+                                           "--watch: the live Game day view")
     add_state_dir(status)
+    status.add_argument("--watch", action="store_true",
+                        help="show the Game day view (active faults, breakers, alarms) and "
+                             "redraw it every --interval seconds until Ctrl-C (exit 0)")
+    status.add_argument("--interval", type=INTERVAL, default=2.0,
+                        help=f"--watch: seconds between redraws, {MIN_INTERVAL_S:g} to "
+                             f"{MAX_INTERVAL_S:g} (default 2)")
     status.set_defaults(func=cmd_status)
 
 
@@ -154,6 +170,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     except StackNotRunning as exc:
         print(f"gameday status: {exc}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
+    if args.watch:
+        from gameday.status_watch import watch
+
+        return watch(state_dir, args.interval)
     print_urls(state)
     for name, group in state.get("services", {}).items():
         alive = sum(1 for r in group["replicas"] if r["alive"])

@@ -1,14 +1,21 @@
-"""The game day's live status for the web UI tab: active faults, breakers, alarms, conflicts.
+"""The game day's live status — active faults, breakers, alarms, conflicts — for the web UI's
+Game day tab, `/gameday/status` and `gameday status --watch`.
 
 * faults: `<state_dir>/ledger.json`, a list of `{name, target(s), expires_at, status, ...}`
   written by the chaos tooling (or `{"faults": [...]}`); entries whose status is not
-  `active` or whose expires_at has passed are left out; no file -> none;
-* breakers: `GET <storefront>/v1/admin/breakers` with the state file's admin token;
+  `active` or whose expires_at has passed are left out; no file -> none. Read on every
+  snapshot (a local file): a fault injected from the CLI shows at the next poll;
+* breakers: `GET <storefront>/v1/admin/breakers` with the state file's admin token; since
+  when each is in its state: the shop's `opened_at` for an open breaker, else the first
+  snapshot that saw the state (`since_exact` False when it was already so when watching began);
 * alarms: CloudWatch `describe_alarms` at the state file's `urls.aws` (region us-east-1,
-  dummy credentials "testing": moto accepts anything and nothing can reach a real account).
+  dummy credentials "testing": moto accepts anything and nothing can reach a real account),
+  with the metric, threshold and latest datapoint of each and when it entered its state.
 
-Each source fails on its own (its error is reported, the others still show). Results are
-cached for a couple of seconds because the web UI polls every two seconds.
+Each source fails on its own (its error is reported, the others still show) and carries the
+time it was read (`read_at`), so every reader can say how old a reading is and never show an
+old one as current. The HTTP sources are cached for `ttl_s` (1 s): the tab polls every second,
+and several open tabs share one reading. `status_view.py` turns a snapshot into what is shown.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +39,10 @@ AWS_REGION = "us-east-1"
 
 
 def _epoch(value: Any) -> float | None:
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str) and value:
@@ -72,7 +84,8 @@ def read_faults(state_dir: Path, now: float | None = None) -> list[dict[str, Any
             str(fault.get("target", ""))
         active.append({"name": str(fault.get("name", "?")), "target": target,
                        "fault_id": fault.get("fault_id"),
-                       "expires_at": fault.get("expires_at"),
+                       "started_at": _epoch(fault.get("started_at")),
+                       "expires_at": fault.get("expires_at"), "ends_at": expires,
                        "expires_in_s": None if expires is None else round(expires - now, 1)})
     return active
 
@@ -119,34 +132,105 @@ def cloudwatch_client(endpoint: str, timeout_s: float) -> Any:
     )
 
 
+def _reason_data(alarm: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(alarm.get("StateReasonData") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def alarm_entry(alarm: dict[str, Any]) -> dict[str, Any]:
+    """One `describe_alarms` alarm as the status keeps it: name, state, since when, the
+    metric and its bound, the latest datapoint the state was decided on, the raw reason."""
+    data = _reason_data(alarm)
+    points = [p for p in data.get("recentDatapoints") or [] if isinstance(p, int | float)]
+    return {"name": alarm.get("AlarmName", "?"), "state": alarm.get("StateValue", "?"),
+            "since": _epoch(alarm.get("StateUpdatedTimestamp")),
+            "metric": alarm.get("MetricName"), "statistic": alarm.get("Statistic"),
+            "period_s": alarm.get("Period"), "threshold": alarm.get("Threshold"),
+            "comparison": alarm.get("ComparisonOperator"),
+            "treat_missing_data": alarm.get("TreatMissingData"),
+            "latest": points[-1] if points else None,
+            "unit": data.get("unit") or alarm.get("Unit"),
+            "reason": alarm.get("StateReason", "")}
+
+
 def fetch_alarms(client: Any) -> list[dict[str, Any]]:
     alarms: list[dict[str, Any]] = []
     for page in client.get_paginator("describe_alarms").paginate():
         for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-            alarms.append({"name": alarm.get("AlarmName", "?"),
-                           "state": alarm.get("StateValue", "?"),
-                           "reason": alarm.get("StateReason", "")})
+            alarms.append(alarm_entry(alarm))
     return sorted(alarms, key=lambda a: a["name"])
 
 
+class BreakerSince:
+    """Since when each breaker is in its state, as far as the snapshots saw: the shop's
+    `opened_at` for an open breaker, else the first snapshot that saw the state (exact to a
+    poll when a change was seen; "at least since" when the state was there from the start)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, float, bool]] = {}  # name -> (state, since, exact)
+
+    def update(self, breakers: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        out = []
+        for breaker in breakers:
+            name, state = breaker["name"], breaker["state"]
+            previous = self._seen.get(name)
+            if previous is None:
+                since, exact = now, False
+            elif previous[0] != state:
+                since, exact = now, True
+            else:
+                since, exact = previous[1], previous[2]
+            opened = _epoch(breaker.get("opened_at"))
+            if state == "open" and opened is not None:
+                since, exact = opened, True
+            self._seen[name] = (state, since, exact)
+            out.append({**breaker, "since": round(since, 3), "since_exact": exact})
+        return out
+
+
 class GamedayStatus:
-    """Collects the status on demand, at most once per ttl_s."""
+    """Collects the status on demand: the ledger every time, the shop's breakers and the
+    alarms at most once per ttl_s."""
 
     def __init__(self, state_dir: Path | None,
                  counters: Callable[[], dict[str, Any]] | None = None,
-                 ttl_s: float = 2.0, timeout_s: float = 1.5) -> None:
+                 ttl_s: float = 1.0, timeout_s: float = 1.5,
+                 clock: Callable[[], float] = time.time) -> None:
         self.state_dir = state_dir_of(state_dir)
         self.counters = counters or (lambda: {})
         self.ttl_s, self.timeout_s = ttl_s, timeout_s
+        self.clock = clock
         self._cached: dict[str, Any] | None = None
         self._cached_at = 0.0
         self._client: tuple[str, Any] | None = None
+        self._since = BreakerSince()
+        self._lock = threading.Lock()
 
     def snapshot(self) -> dict[str, Any]:
-        now = time.monotonic()
-        if self._cached is None or now - self._cached_at >= self.ttl_s:
-            self._cached, self._cached_at = self.collect(), now
-        return self._cached
+        """The status now: faults and counters fresh, breakers and alarms at most ttl_s old
+        (each source with its `read_at`), and `view`, what a screen shows."""
+        from loadtests.status_view import build_view
+
+        with self._lock:  # several tabs polling at once share one reading
+            now = time.monotonic()
+            if self._cached is None or now - self._cached_at >= self.ttl_s:
+                self._cached, self._cached_at = self.collect(), now
+            status = dict(self._cached)
+        errors = {k: v for k, v in status["errors"].items() if k != "faults"}
+        status["errors"] = errors
+        status["read_at"] = dict(status["read_at"])
+        status["generated_at"] = self.clock()
+        try:
+            status["faults"] = read_faults(self.state_dir, status["generated_at"])
+        except (OSError, ValueError) as exc:
+            status["faults"], errors["faults"] = [], str(exc)
+        status["read_at"]["faults"] = status["generated_at"]
+        status["counters"] = self.counters()
+        status["view"] = build_view(status)
+        return status
 
     def _cloudwatch(self, endpoint: str) -> Any:
         if self._client is None or self._client[0] != endpoint:
@@ -155,10 +239,13 @@ class GamedayStatus:
 
     def collect(self) -> dict[str, Any]:
         errors: dict[str, str] = {}
-        status: dict[str, Any] = {"generated_at": time.time(), "state_dir": str(self.state_dir),
-                                  "faults": [], "breakers": [], "alarms": [], "errors": errors}
+        now = self.clock()
+        status: dict[str, Any] = {"generated_at": now, "state_dir": str(self.state_dir),
+                                  "faults": [], "breakers": [], "alarms": [], "errors": errors,
+                                  "read_at": {}}
         try:
-            status["faults"] = read_faults(self.state_dir)
+            status["faults"] = read_faults(self.state_dir, now)
+            status["read_at"]["faults"] = now
         except (OSError, ValueError) as exc:
             errors["faults"] = str(exc)
         try:
@@ -169,55 +256,16 @@ class GamedayStatus:
         if state is not None:
             urls, tokens = state.get("urls", {}), state.get("tokens", {})
             try:
-                status["breakers"] = fetch_breakers(urls["storefront"], tokens["admin"],
-                                                    self.timeout_s)
+                breakers = fetch_breakers(urls["storefront"], tokens["admin"], self.timeout_s)
+                read = self.clock()
+                status["breakers"] = self._since.update(breakers, read)
+                status["read_at"]["breakers"] = read
             except Exception as exc:  # noqa: BLE001 - any failure is shown, not raised
                 errors["breakers"] = f"{type(exc).__name__}: {exc}"
             try:
                 status["alarms"] = fetch_alarms(self._cloudwatch(urls["aws"]))
+                status["read_at"]["alarms"] = self.clock()
             except Exception as exc:  # noqa: BLE001
                 errors["alarms"] = f"{type(exc).__name__}: {exc}"
         status["counters"] = self.counters()
         return status
-
-
-def _breaker_detail(breaker: dict[str, Any]) -> str:
-    parts = []
-    if breaker.get("fail_max") is not None:
-        parts.append(f"failures {breaker.get('fail_counter', '?')}/{breaker['fail_max']}")
-    if breaker.get("seconds_until_half_open") is not None:
-        parts.append(f"half-open in {float(breaker['seconds_until_half_open']):.0f} s")
-    if breaker.get("enabled") is False:
-        parts.append("disabled")
-    return ", ".join(parts)
-
-
-def table_rows(status: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows (kind, name, state, detail) for the web UI's table."""
-    rows: list[dict[str, str]] = []
-    faults = status.get("faults") or []
-    if not faults:
-        rows.append({"kind": "fault", "name": "none", "state": "-",
-                     "detail": status.get("errors", {}).get("faults", "no active fault")})
-    for fault in faults:
-        left = fault.get("expires_in_s")
-        rows.append({"kind": "fault", "name": fault["name"], "state": "active",
-                     "detail": f"target {fault['target']}"
-                               + (f", expires in {left:.0f} s" if left is not None else "")})
-    for breaker in status.get("breakers") or []:
-        rows.append({"kind": "breaker", "name": breaker["name"], "state": breaker["state"],
-                     "detail": _breaker_detail(breaker)})
-    if not status.get("alarms") and not status.get("errors", {}).get("alarms"):
-        rows.append({"kind": "alarm", "name": "none", "state": "-", "detail": "no alarm defined"})
-    for alarm in status.get("alarms") or []:
-        rows.append({"kind": "alarm", "name": alarm["name"], "state": alarm["state"],
-                     "detail": alarm.get("reason", "")[:200]})
-    for source in ("breakers", "alarms"):
-        error = status.get("errors", {}).get(source)
-        if error:
-            rows.append({"kind": source[:-1], "name": "unavailable", "state": "?",
-                         "detail": error[:200]})
-    for metric, data in (status.get("counters") or {}).items():
-        rows.append({"kind": "counter", "name": metric, "state": str(data.get("total", 0)),
-                     "detail": ", ".join(f"{r}: {n}" for r, n in data.get("by_route", {}).items())})
-    return rows

@@ -72,6 +72,7 @@ class BuiltinLoad:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None
+        self.stop_requested_at: float | None = None  # no request starts after this
         self.stopped_at: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -84,6 +85,7 @@ class BuiltinLoad:
             self._threads.append(thread)
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        self.stop_requested_at = time.time()
         self._stop.set()
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:

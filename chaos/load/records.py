@@ -72,6 +72,14 @@ def status_matches(status: int, spec: int | str) -> bool:
     return str(status) == spec
 
 
+def failed_request(record: RequestRecord) -> bool:
+    """What counts against an error budget: no answer, or a 5xx that is not a clean shed (a
+    503 carrying Retry-After, which Locust also counts as a success)."""
+    if record.status == 0:
+        return True
+    return record.status >= 500 and not (record.status == 503 and record.retry_after)
+
+
 def rate(records: list[RequestRecord], spec: int | str) -> float | None:
     """Fraction of records whose status matches `spec`; None without records."""
     if not records:
@@ -90,15 +98,29 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def per_second(records: Iterable[RequestRecord], start: float, end: float
                ) -> list[dict[str, Any]]:
-    """Buckets of one second: {t, ok, rejected (503/429), client (4xx), errors (5xx/none)}."""
+    """Buckets of one second from `start` to `end` (the span the load ran; the last one
+    between 0.5 and 1.5 s, its `width` saying how long): {t, width, ok, rejected (503/429),
+    client (4xx), errors (5xx/none)} — counts, a rate once divided by the width."""
     n = max(0, math.ceil(end - start))
-    buckets = [{"t": start + i, "ok": 0, "rejected": 0, "client": 0, "errors": 0}
-               for i in range(n)]
+    buckets = [{"t": start + i, "width": round(min(1.0, end - start - i), 3), "ok": 0,
+                "rejected": 0, "client": 0, "errors": 0} for i in range(n)]
     for r in records:
-        i = int(r.t - start)
+        i = int(r.t - start) if r.t < end else n
         if 0 <= i < n:
             key = ("ok" if r.status < 400 and r.status else
                    "rejected" if r.status in (429, 503) else
                    "client" if 400 <= r.status < 500 else "errors")
             buckets[i][key] += 1
-    return buckets
+    return merge_last_sliver(buckets)
+
+
+def merge_last_sliver(buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A last bucket under half a second joins the one before it (a few tenths of a second
+    without a request starting say nothing about the rate)."""
+    if len(buckets) < 2 or buckets[-1].get("width", 1.0) >= 0.5:
+        return buckets
+    *head, before, last = buckets
+    merged = {k: (before[k] + last[k] if k not in ("t", "width") else before[k])
+              for k in before}
+    merged["width"] = round(before.get("width", 1.0) + last.get("width", 1.0), 3)
+    return [*head, merged]

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from chaos.numbers import definition, format_value, seconds
 from chaos.report.panels import fault_windows, journal_axis, load_panel, signal
 from chaos.report.svg import line_panel, state_panel
 
@@ -16,7 +17,7 @@ CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;colo
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;
 font-size:13px;text-align:left;vertical-align:top}.pass{color:#2ca02c;font-weight:bold}
 .fail{color:#d62728;font-weight:bold}h1{font-size:22px}h2{font-size:17px;margin-top:24px}
-code{font-size:12px}"""
+code{font-size:12px}.muted{color:#666}"""
 
 
 def _fmt(value: Any) -> str:
@@ -26,6 +27,41 @@ def _fmt(value: Any) -> str:
         text = json.dumps(value, default=str)
         return text if len(text) < 200 else text[:200] + "…"
     return str(value)
+
+
+def observed_text(verdict: dict[str, Any]) -> str:
+    """A verdict's observed value in its metric's unit (chaos.numbers), else as it is."""
+    metric = verdict.get("metric")
+    if metric and definition(metric) is not None:
+        return format_value(metric, verdict.get("observed"))
+    return _fmt(verdict.get("observed"))
+
+
+def load_line(journal: dict[str, Any]) -> str:
+    """'3 users (builtin): 68 requests in 4.6 s, 14.8 req/s' — the probe load it ran under."""
+    load = journal.get("load") or {}
+    summary = load.get("summary") or {}
+    if not summary or summary.get("driver") in (None, "none"):
+        return "no probe load"
+    started, stopped = load.get("started_at"), load.get("stopped_at")
+    requests = summary.get("requests")
+    text = f"{summary.get('users', '?')} users ({summary.get('driver')})"
+    if isinstance(requests, int):
+        text += f": {requests} requests"
+        if isinstance(started, int | float) and isinstance(stopped, int | float) \
+                and stopped > started:
+            text += f" in {seconds(stopped - started)}, {requests / (stopped - started):.1f} req/s"
+    return text
+
+
+def numbers_rows(numbers: dict[str, Any], t0: float | None) -> list[tuple[str, str, str, str]]:
+    """(key, title, value, what it measures) of each number, in chaos.numbers' words."""
+    rows = []
+    for key, value in numbers.items():
+        found = definition(key)
+        rows.append((key, found.title if found else key, format_value(key, value, t0),
+                     found.definition if found else ""))
+    return rows
 
 
 def _plots(journal: dict[str, Any]) -> list[str]:
@@ -62,6 +98,7 @@ def render(journal: dict[str, Any]) -> str:
         f"{journal.get('duration', 0):.1f} s · outcome "
         f"<span class='{'pass' if good else 'fail'}'>{escape(str(outcome))}</span>"
         + (" (a negative control must fail)" if variant == "control" else "") + "</p>",
+        f"<p>Probe load: {escape(load_line(journal))}</p>",
     ]
     if journal.get("reason"):
         parts.append(f"<p class='fail'>{escape(journal['reason'])}</p>")
@@ -71,16 +108,19 @@ def render(journal: dict[str, Any]) -> str:
         mark = "<span class='pass'>PASS</span>" if v["passed"] else \
             "<span class='fail'>FAIL</span>"
         parts.append(f"<tr><td>{mark}</td><td>{escape(v['title'])}</td>"
-                     f"<td>{escape(_fmt(v['observed']))}</td><td>{escape(v['expected'])}</td>"
+                     f"<td>{escape(observed_text(v))}</td><td>{escape(v['expected'])}</td>"
                      f"<td>{escape(v.get('detail') or '')}</td></tr>")
     parts.append("</table><h2>Timeline</h2>")
     parts += [f"<div>{svg}</div>" for svg in _plots(journal)]
-    parts.append("<h2>Numbers</h2><table>")
-    for key, value in (journal.get("numbers") or {}).items():
-        parts.append(f"<tr><td>{escape(key)}</td><td>{escape(_fmt(value))}</td></tr>")
+    t0 = journal.get("start_ts", 0.0)
+    parts.append("<h2>Numbers</h2><p class='muted'>Times are from the run's start (+s) or "
+                 "durations; shares of requests are percentages.</p><table><tr><th>number"
+                 "</th><th>value</th><th>what it measures</th></tr>")
+    for key, label, value, meaning in numbers_rows(journal.get("numbers") or {}, t0):
+        parts.append(f"<tr><td title='{escape(key)}'>{escape(label)}</td><td>{escape(value)}"
+                     f"</td><td class='muted'>{escape(meaning)}</td></tr>")
     parts.append("</table><h2>Faults</h2><table><tr><th>fault</th><th>targets</th>"
                  "<th>start</th><th>end</th><th>undo</th></tr>")
-    t0 = journal.get("start_ts", 0.0)
     for f in journal.get("faults", []):
         if "ended" in f:
             w = f["ended"]

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from chaos.report.html import numbers_rows, observed_text
+
 
 def suite(journal: dict[str, Any]) -> ET.Element:
     """The run's <testsuite> element (the game day's report gathers them in <testsuites>)."""
@@ -25,10 +27,14 @@ def suite(journal: dict[str, Any]) -> ET.Element:
     props = ET.SubElement(root, "properties")
     for key in ("run_id", "seed", "variant", "outcome"):
         ET.SubElement(props, "property", {"name": key, "value": str(journal.get(key))})
+    for key, _title, value, _meaning in numbers_rows(journal.get("numbers") or {},
+                                                     journal.get("start_ts")):
+        ET.SubElement(props, "property", {"name": f"number.{key}", "value": value})
     classname = f"chaos.{variant}.{title}".replace(" ", "_")
     for v in verdicts:
         case = ET.SubElement(root, "testcase", {"classname": classname, "name": v["title"]})
-        observed = json.dumps(v["observed"], default=str)
+        observed = observed_text(v) if v.get("metric") else \
+            json.dumps(v["observed"], default=str)
         if not v["passed"]:
             failure = ET.SubElement(case, "failure", {
                 "message": f"observed {observed[:300]}, expected {v['expected']}"})

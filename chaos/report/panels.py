@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaos.load.records import merge_last_sliver
 from chaos.report.svg import Axis, line_panel
 
 LOAD_OUTCOMES = ("ok", "rejected", "client", "errors")
@@ -39,9 +40,16 @@ def signal(journal: dict[str, Any], kind: str) -> dict[str, list[tuple[float, An
 
 def load_panel(journal: dict[str, Any], axis: Axis, windows: list[dict[str, Any]], title: str,
                height: int = 170) -> str | None:
-    """Requests per second by outcome (ok, rejected, client, errors); None without load."""
-    buckets = (journal.get("load") or {}).get("per_second") or []
+    """Requests per second by outcome (ok, rejected, client, errors), drawn while the load ran
+    and marked where it stopped (the run then settles its orders); None without load."""
+    load_record = journal.get("load") or {}
+    buckets = merge_last_sliver(load_record.get("per_second") or [])
     if not buckets:
         return None
-    load = {k: [(b["t"] + 0.5, b[k]) for b in buckets] for k in LOAD_OUTCOMES}
-    return line_panel(title, load, axis, windows, "/s", height=height)
+    load = {k: [(b["t"] + b.get("width", 1.0) / 2, b[k] / max(b.get("width", 1.0), 0.05))
+                for b in buckets] for k in LOAD_OUTCOMES}
+    stopped = load_record.get("stopped_at")
+    markers = []
+    if isinstance(stopped, int | float) and stopped < axis.t1 - 0.5:
+        markers.append((stopped, "load stopped: settling orders"))
+    return line_panel(title, load, axis, windows, "/s", height=height, markers=markers)

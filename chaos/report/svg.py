@@ -56,7 +56,10 @@ def _frame(title: str, height: int, body: list[str], axis: Axis,
 
 
 def line_panel(title: str, series: dict[str, list[tuple[float, float | None]]], axis: Axis,
-               windows: list[dict[str, Any]], unit: str = "", height: int = 170) -> str:
+               windows: list[dict[str, Any]], unit: str = "", height: int = 170,
+               markers: list[tuple[float, str]] | None = None) -> str:
+    """Lines per series; `markers` are dashed vertical lines, labelled (e.g. where the load
+    stopped)."""
     values = [v for pts in series.values() for _, v in pts if v is not None]
     top = max(values, default=1.0) or 1.0
     y0, y1 = height - 20, 20
@@ -76,6 +79,12 @@ def line_panel(title: str, series: dict[str, list[tuple[float, float | None]]], 
                         f'points="{coords}"/>')
         body.append(f'<text x="4" y="{34 + 14 * i}" font-size="11" fill="{color}">'
                     f'{escape(name)}</text>')
+    for t, label in markers or []:
+        x = axis.x(t)
+        body.append(f'<line class="marker" x1="{x:.1f}" y1="{y1}" x2="{x:.1f}" y2="{y0}" '
+                    f'stroke="#555" stroke-dasharray="4 3"/><text x="{x - 3:.1f}" '
+                    f'y="{y1 + 10}" font-size="10" fill="#555" text-anchor="end">'
+                    f'{escape(label)}</text>')
     return _frame(title, height, body, axis, windows)
 
 
@@ -98,8 +107,12 @@ def state_panel(title: str, lanes: dict[str, list[tuple[float, Any]]], axis: Axi
                         f'</title></rect>')
     legend = [s for s in STATE_COLORS if s is not None and any(
         v == s for pts in lanes.values() for _, v in pts)]
-    for k, state in enumerate(legend):
-        body.append(f'<rect x="{WIDTH - RIGHT - 110}" y="{4 + 12 * k}" width="10" height="10" '
-                    f'fill="{STATE_COLORS[state]}"/><text x="{WIDTH - RIGHT - 96}" '
-                    f'y="{13 + 12 * k}" font-size="10">{escape(state)}</text>')
-    return _frame(title, max(height, 20 + 12 * len(legend)), body, axis, windows)
+    # the legend sits on the title row (above the first lane at y=20), right-aligned, one
+    # entry after the other
+    x = WIDTH - RIGHT
+    for state in reversed(legend):
+        x -= 18 + 6 * len(state)
+        body.append(f'<g class="legend"><rect x="{x}" y="4" width="10" height="10" '
+                    f'fill="{STATE_COLORS[state]}"/><text x="{x + 13}" y="13" '
+                    f'font-size="10">{escape(state)}</text></g>')
+    return _frame(title, height, body, axis, windows)

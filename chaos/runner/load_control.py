@@ -124,10 +124,17 @@ class LoadControl:
         return summary
 
     def record(self, obs: Observations) -> dict[str, Any]:
-        """The journal's `load`: the driver's summary and requests per second."""
+        """The journal's `load`: the driver's summary, when it ran, and its requests per
+        second over that span only (after it stopped the run settles orders: no load there,
+        not zero load)."""
         if self.driver is None:
             return {"driver": "none"}
         record: dict[str, Any] = {"summary": self.driver.summary()}
+        driver = self.driver
+        started = max(obs.run_start, getattr(driver, "started_at", None) or obs.run_start)
+        stopped = min(obs.run_end, getattr(driver, "stop_requested_at", None)
+                      or getattr(driver, "stopped_at", None) or obs.run_end)
+        record["started_at"], record["stopped_at"] = started, stopped
         if obs.records is not None:
-            record["per_second"] = per_second(obs.records, obs.run_start, obs.run_end)
+            record["per_second"] = per_second(obs.records, started, stopped)
         return record

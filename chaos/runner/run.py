@@ -48,7 +48,13 @@ from chaos.runner.state import RunState
 from chaos.runner.steps import Steps
 from chaos.spec.loader import Experiment
 from chaos.targets import new_seed
-from chaos.verdicts import Observations, Verdict, evaluate, standard_numbers
+from chaos.verdicts import (
+    Observations,
+    Verdict,
+    error_budget_verdict,
+    evaluate,
+    standard_numbers,
+)
 
 log = logging.getLogger("chaos.runner")
 
@@ -252,11 +258,15 @@ class ExperimentRunner:
     def _finish(self, run_start: float, guards: Guards) -> RunResult:
         state, journal = self.state, self.journal
         obs = self.observations(run_start)
-        numbers = standard_numbers(obs, self.experiment.observe.targets())
+        budget = self.experiment.error_budget.ratio
+        numbers = standard_numbers(obs, self.experiment.observe.targets(), budget)
         ran_method = bool(journal.data["run"]) and not state.error_reason
         if ran_method and not state.interrupted:
             for spec in self.experiment.data.get("verdicts") or []:
                 state.add_verdict(evaluate(spec, obs))
+            budget_verdict = error_budget_verdict(obs, budget)
+            if budget_verdict is not None:
+                state.add_verdict(budget_verdict)
         outcome = decide(state.interrupted, state.error_reason, bool(guards.breaches),
                          state.verdicts)
         journal.set("numbers", numbers)

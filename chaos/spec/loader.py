@@ -20,7 +20,13 @@ from jsonschema.exceptions import ValidationError
 
 from chaos.exceptions import InvalidExperiment, SpecError, UnknownName
 from chaos.spec.schema import EXPERIMENT_SCHEMA
-from chaos.spec.sections import ControlConfig, LoadConfig, ObserveConfig, StopConditions
+from chaos.spec.sections import (
+    ControlConfig,
+    ErrorBudget,
+    LoadConfig,
+    ObserveConfig,
+    StopConditions,
+)
 from chaos.variables import has_references
 
 PathT = tuple[str | int, ...]
@@ -36,12 +42,14 @@ class Experiment:
     load: LoadConfig = field(init=False)
     observe: ObserveConfig = field(init=False)
     stop_conditions: StopConditions = field(init=False)
+    error_budget: ErrorBudget = field(init=False)
     control: ControlConfig = field(init=False)
 
     def __post_init__(self) -> None:
         self.load = LoadConfig.from_spec(self.data.get("load"))
         self.observe = ObserveConfig.from_spec(self.data.get("observe"))
         self.stop_conditions = StopConditions.from_spec(self.data.get("stop-conditions"))
+        self.error_budget = ErrorBudget.from_spec(self.data.get("error-budget"))
         self.control = ControlConfig.from_spec(self.data.get("control"))
 
     @property

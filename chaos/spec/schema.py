@@ -184,6 +184,16 @@ EXPERIMENT_SCHEMA: dict[str, Any] = {
             },
         },
         "verdicts": {"type": "array", "items": VERDICT},
+        "error-budget": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["ratio"],
+            "properties": {
+                "ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                          "description": "the share of the probe load's requests that may "
+                                         "fail over the run, e.g. 0.05"},
+            },
+        },
         "control": {
             "type": "object",
             "additionalProperties": False,

@@ -1,6 +1,6 @@
 """The experiment's sections as typed config, built once when a file loads: `load`, `observe`,
-`stop-conditions` and `control`. Each default is written here and nowhere else; everyone
-else reads the field.
+`stop-conditions`, `error-budget` and `control`. Each default is written here and nowhere
+else; everyone else reads the field.
 
 Built from data the schema (schema.py) has already checked, so nothing here validates again.
 The journal keeps recording the sections as written (`Experiment.data`): what the user asked
@@ -109,6 +109,21 @@ class StopConditions:
         data = data or {}
         return cls(interval=_duration(data, "interval", cls.interval),
                    guards=tuple(data.get("guards") or ()))
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """`error-budget:` — the share of the experiment's own probe requests (the whole run) that
+    may fail: no answer, or a 5xx other than a clean 503 with Retry-After. Judged as a verdict
+    (`chaos.verdicts.error_budget_verdict`) whenever the run has a probe load; the default is
+    the game day's availability objective, 99 %."""
+
+    ratio: float = 0.01
+
+    @classmethod
+    def from_spec(cls, data: dict[str, Any] | None) -> ErrorBudget:
+        data = data or {}
+        return cls(ratio=float(data.get("ratio", cls.ratio)))
 
 
 @dataclass(frozen=True)

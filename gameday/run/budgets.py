@@ -7,13 +7,17 @@
 - the breaker closed within its reset timeout + 2 s after the replicas return.
 
 They are reported (summary.json, index.html, bench/gameday_budgets.py), never asserted: the
-experiments' own verdicts decide whether the game day passes.
+experiments' own verdicts decide whether the game day passes. The times are the experiments'
+numbers (chaos.verdicts computes them, chaos.numbers defines them), read, never recomputed: the
+breaker's "closed after its replicas return" is the summary's recovery minus the replicas'
+return, and says so.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chaos.numbers import format_value, title
 from gameday.run.headline import keyed
 from gameday.run.results import Budget, ExperimentSummary
 
@@ -61,9 +65,13 @@ def compute(experiments: list[ExperimentSummary], *, first_request_s: float | No
                 BREAKER_OPEN_GOAL_S, t, f"{exp.name}: sampled every 0.5 s"))
         for dep, t in _number(exp, "breaker_closed_after_return_s"):
             reset = (breakers.get(dep) or {}).get("reset_timeout_s") or DEFAULT_RESET_TIMEOUT_S
+            key = f"breaker_closed_after_return_s[{dep}]"
+            recovery = f"time_to_breaker_closed_s[{dep}]"
+            back = f"replicas_back_s[{dep}]"
             budgets.append(Budget(
-                f"breaker_closed_after_return_s[{dep}]",
-                f"{dep} breaker closed after its replicas return",
-                float(reset) + BREAKER_CLOSE_MARGIN_S, t,
-                f"{exp.name}: reset timeout {float(reset):g} s + {BREAKER_CLOSE_MARGIN_S:g} s"))
+                key, title(key), float(reset) + BREAKER_CLOSE_MARGIN_S, t,
+                f"{exp.name}: goal = reset timeout {float(reset):g} s + "
+                f"{BREAKER_CLOSE_MARGIN_S:g} s; the summary's recovery "
+                f"{format_value(recovery, exp.numbers.get(recovery))} after the fault = "
+                f"replicas back {format_value(back, exp.numbers.get(back))} + this"))
     return budgets

@@ -3,7 +3,16 @@ report and the SVG picture, so the three always say the same thing."""
 
 from __future__ import annotations
 
-from gameday.run.results import NOT_RUN, PASSED, ErrorBudget, ExperimentSummary, Timing
+from chaos.numbers import NUMBERS, definition, percent
+from gameday.run.headline import DETECTION_KEYS, RECOVERY_KEYS
+from gameday.run.results import (
+    NOT_RUN,
+    PASSED,
+    ErrorBudget,
+    ExperimentSummary,
+    GameDayResult,
+    Timing,
+)
 
 COLUMNS = ("experiment", "verdict", "detection", "recovery", "error budget used",
            "orders lost")
@@ -23,18 +32,18 @@ def timing(value: Timing | None) -> str:
 
 
 def budget(value: ErrorBudget | None) -> str:
-    """'40 % (2 of 5 allowed; 512 requests)'; '—' without requests."""
+    """'40 % (2 failed of 512; 5.1 allowed at 1 %)' — the share its budget verdict judged;
+    '—' without a probe load."""
     if value is None or value.used is None:
         return "—"
-    used = value.used
-    pct = "∞" if used == float("inf") else f"{used * 100:.0f} %"
-    return f"{pct} ({value.failed} failed of {value.requests}; {value.allowed:.1f} allowed)"
+    return (f"{percent(value.used)} ({value.failed} failed of {value.requests}; "
+            f"{value.allowed:.1f} allowed at {percent(value.ratio)})")
 
 
 def budget_short(value: ErrorBudget | None) -> str:
     if value is None or value.used is None:
         return "—"
-    return "∞" if value.used == float("inf") else f"{value.used * 100:.0f} %"
+    return percent(value.used)
 
 
 def orders(exp: ExperimentSummary) -> str:
@@ -60,8 +69,31 @@ def is_bad(exp: ExperimentSummary, column: str) -> bool:
     if column == "recovery":
         return exp.recovery is not None and exp.recovery.seconds is None
     if column == "error budget used":
-        used = exp.error_budget.used if exp.error_budget else None
-        return used is not None and used > 1.0
+        return exp.error_budget is not None and exp.error_budget.over
     if column == "orders lost":
         return bool(exp.orders_lost) or bool(exp.duplicate_orders)
     return False
+
+
+def load_under(result: GameDayResult) -> str:
+    """'4 Locust users, 12.3 req/s' — the load the game day ran under."""
+    load = result.load_under
+    users = f"{load['users']} Locust users" if load.get("users") else "Locust users: ?"
+    rps = load.get("rps")
+    return users + (f", {rps:.1f} req/s" if isinstance(rps, int | float) else
+                    " (no Locust report)")
+
+
+def legend() -> list[tuple[str, str]]:
+    """What each column measures, in chaos.numbers' words (one definition)."""
+    def defs(keys: tuple[str, ...]) -> str:
+        found = [definition(k) for k in keys]
+        return "; or ".join(d.definition.split(": ", 1)[-1] for d in found if d)
+
+    return [("detection", defs(DETECTION_KEYS) + " (the first that applies)"),
+            ("recovery", defs(RECOVERY_KEYS) + " (the first that applies)"),
+            ("error budget used", NUMBERS["error_budget_used"].definition + "; "
+             + NUMBERS["error_budget_failed"].definition.replace("of those, ", "failed: ")
+             + " — of the experiment's own probe load, its share allowed in its YAML "
+             "(`error-budget`), judged as a verdict"),
+            ("orders lost", NUMBERS["orders_lost"].definition)]

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gameday.run import headline
-from gameday.run.results import ERROR, Check, ExperimentSummary
-from local_stack.supervisor import read_events
+from gameday.run.results import ERROR, Check, ErrorBudget, ExperimentSummary
 
 if TYPE_CHECKING:
     from chaos.probes.env import FaultWindow
@@ -94,13 +93,8 @@ class ExperimentPhase:
 
     def _summarize(self, result: RunResult, data: dict[str, Any], started: float
                    ) -> ExperimentSummary:
-        numbers = {k: v for k, v in result.numbers.items()}
-        obs = result.observations
-        numbers.update(self._breaker_after_return(numbers, obs.series if obs else {}))
+        numbers = dict(result.numbers)
         accepted, lost, duplicates = headline.orders(numbers)
-        probe_counts = None
-        if obs is not None and obs.records is not None:
-            probe_counts = headline.count_probe_requests(obs.records)
         files = {}
         for kind, path in result.files.items():
             try:
@@ -113,30 +107,12 @@ class ExperimentPhase:
             started_at=float(result.started_at or started),
             ended_at=float(result.ended_at or time.time()),
             detection=headline.detection(numbers), recovery=headline.recovery(numbers),
-            error_budget=headline.error_budget(probe_counts, None),
+            error_budget=ErrorBudget.from_numbers(numbers),
             orders_accepted=accepted, orders_lost=lost, duplicate_orders=duplicates,
             checks=[Check(v.title, _jsonable(v.observed), v.expected, bool(v.passed),
-                          v.detail or "") for v in result.verdicts],
+                          v.detail or "", v.metric) for v in result.verdicts],
             reason=result.reason, files=files, numbers=_jsonable(numbers),
         )
-
-    def _breaker_after_return(self, numbers: dict[str, Any],
-                              series: dict[str, list[tuple[float, Any]]]) -> dict[str, Any]:
-        """For a breaker whose dependency's replicas were killed: seconds from their return
-        to the breaker closed for good (the budget is its reset timeout + 2 s)."""
-        extra: dict[str, Any] = {}
-        start = numbers.get("fault_start")
-        if not isinstance(start, int | float):
-            return extra
-        events = read_events(self.state_dir)
-        for dep, _ in headline.keyed(numbers, "time_to_breaker_open_s"):
-            back = headline.returned_at(events, dep, float(start))
-            if back is None:
-                continue
-            extra[f"replicas_returned_after_s[{dep}]"] = round(back - float(start), 3)
-            extra[f"breaker_closed_after_return_s[{dep}]"] = \
-                headline.breaker_closed_after_return(series.get(f"breaker:{dep}", []), back)
-        return extra
 
     # -- where it is (a listener of the runner's events) -------------------------------------
     def listen(self, events: RunEvents) -> None:

@@ -69,6 +69,7 @@ class GameDay:
         self.display = display
         self.stop = threading.Event()
         self.signal_name = ""
+        self.keep_ended = False  # --keep's Ctrl-C came: the rest is the teardown, not a signal
         self.current: ExperimentPhase | None = None
         self.report_dir = options.report_dir
         self.own_state_dir = options.state_dir is None
@@ -98,7 +99,7 @@ class GameDay:
     # -- signals ----------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: Any) -> None:
         name = signal.Signals(signum).name
-        if self.signal_name:
+        if self.signal_name or self.keep_ended:
             self.display.println(f"{name}: already stopping (rolling back, stopping the "
                                  "stack); please wait")
             return
@@ -326,7 +327,8 @@ class GameDay:
                            web_port=port)
         self.web_ui = LocustProcess(argv, self.report_dir / "load" / "locust-web.log")
         self.web_ui.start()
-        self.display.set_phase("kept running (--keep)", lambda: "Ctrl-C stops everything")
+        self.display.set_phase("kept running (--keep)", lambda: "Ctrl-C stops everything",
+                               open_ended=True)
         urls = self.stack.state["urls"]
         lines = ["", "the stack is still up (--keep); Ctrl-C or SIGTERM stops everything:",
                  f"  report          {index}",
@@ -346,3 +348,4 @@ class GameDay:
                 break
         self.signal_name = ""  # ending --keep is the normal end, not an interruption
         self.result.interrupted_by = ""
+        self.keep_ended = True

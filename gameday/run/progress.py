@@ -6,8 +6,9 @@ On a terminal, one status line rewritten every second:
 
 and a permanent line for each finished phase. When the output is not a terminal (CI, a pipe),
 the status line is printed as a plain line every `interval_s` seconds and whenever the phase
-changes, so logs stay readable. Log records go through `println` so they never collide with the
-status line.
+changes, so logs stay readable. An open-ended phase (`--keep`'s wait for Ctrl-C) has no time
+left to show, and is printed once when not on a terminal. Log records go through `println` so
+they never collide with the status line.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class ProgressDisplay:
         self.started = clock()
         self.remaining = remaining or (lambda _now: None)
         self.phase = "starting"
+        self.open_ended = False  # a wait with no end but the user's: no time left, no repeats
         self.detail_fn: Callable[[], str] = lambda: ""
         self._lock = threading.RLock()
         self._shown = ""  # what the live line shows now (TTY)
@@ -81,9 +83,11 @@ class ProgressDisplay:
             self._clear()
 
     # -- what is shown ----------------------------------------------------------------------
-    def set_phase(self, phase: str, detail_fn: Callable[[], str] | None = None) -> None:
+    def set_phase(self, phase: str, detail_fn: Callable[[], str] | None = None,
+                  open_ended: bool = False) -> None:
         with self._lock:
             self.phase = phase
+            self.open_ended = open_ended
             self.detail_fn = detail_fn or (lambda: "")
             self._last_plain = float("-inf")  # a new phase is always shown
         self.refresh()
@@ -95,8 +99,8 @@ class ProgressDisplay:
         except Exception:  # noqa: BLE001 - a broken detail never breaks the display
             detail = ""
         width = shutil.get_terminal_size((120, 24)).columns - 1 if self.is_tty else None
-        return format_status(now - self.started, self.remaining(now), self.phase, detail,
-                             width)
+        left = None if self.open_ended else self.remaining(now)
+        return format_status(now - self.started, left, self.phase, detail, width)
 
     def refresh(self) -> None:
         with self._lock:
@@ -105,7 +109,8 @@ class ProgressDisplay:
                 if line != self._shown:
                     self._write("\r\x1b[2K" + line)
                     self._shown = line
-            elif self.clock() - self._last_plain >= self.interval_s:
+            elif self.clock() - self._last_plain >= self.interval_s and not (
+                    self.open_ended and self._last_plain > float("-inf")):
                 self._write(line + "\n")
                 self._last_plain = self.clock()
 

@@ -20,7 +20,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from gameday.run import headline, plots, report_html
+from chaos.numbers import seconds
+from gameday.run import cells, headline, plots, report_html
 from gameday.run.results import NOT_RUN, GameDayResult
 from local_stack.state import write_json_atomic
 
@@ -70,12 +71,14 @@ def junit(result: GameDayResult, journals: dict[str, dict[str, Any] | None]) -> 
     suite = ET.SubElement(root, "testsuite", {"name": "gameday"})
     props = ET.SubElement(suite, "properties")
     for key, value in (("seed", result.seed), ("outcome", result.outcome),
-                       ("replay", result.options.get("replay", ""))):
+                       ("replay", result.options.get("replay", "")),
+                       ("load", cells.load_under(result))):
         ET.SubElement(props, "property", {"name": key, "value": str(value)})
     for b in result.budgets:
-        ET.SubElement(props, "property", {
-            "name": f"budget.{b.name}",
-            "value": f"{b.status}: observed {b.observed_s} s, goal {b.goal_s} s"})
+        seen = "not measured" if b.observed_s is None else seconds(b.observed_s)
+        goal = "" if b.goal_s is None else f", goal < {seconds(b.goal_s)}"
+        ET.SubElement(props, "property", {"name": f"budget.{b.name}",
+                                          "value": f"{b.status}: observed {seen}{goal}"})
     cases = [("the stack started and served a request", result.error),
              ("nothing left running or bound after the game day",
               "; ".join(result.teardown.get("leftovers") or []))]

@@ -10,8 +10,10 @@ import time
 from html import escape
 from typing import Any
 
+from chaos.numbers import seconds
+from chaos.report.html import numbers_rows
 from gameday.run import cells
-from gameday.run.results import GameDayResult
+from gameday.run.results import ExperimentSummary, GameDayResult
 
 CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1040px;color:#222}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;
@@ -53,7 +55,10 @@ def render(result: GameDayResult, timeline_svg: str | None = None,
              f"{escape(outcome.upper())}</span></h1>",
              f"<p>{_when(result.started_at)} · {result.duration_s or 0:.0f} s · "
              f"{len(result.experiments)} experiments ({escape(str(opts.get('mode', '')))}) · "
-             f"seed {result.seed} · replay: <code>{escape(opts.get('replay', ''))}</code></p>"]
+             f"seed {result.seed} · replay: <code>{escape(opts.get('replay', ''))}</code></p>",
+             f"<p id='load-under'>Under load: <b>{escape(cells.load_under(result))}</b> "
+             "(the shipped journeys, the whole day), plus each experiment's own probe load."
+             "</p>"]
     if opts.get("no_breaker"):
         parts.append("<p class='fail'>Sabotaged on purpose: the stack ran with the circuit "
                      "breakers off (<code>--no-breaker</code>), a negative control — the "
@@ -103,14 +108,10 @@ def _summary_table(result: GameDayResult) -> str:
                                        _link(exp.files.get("journal"), "journal"),
                                        _link(exp.files.get("junit"), "junit")) if x)
         parts.append(f"<td>{duration}</td><td>{links or '—'}</td></tr>")
-    parts.append("</table><p class='muted'>Detection: from the fault's start to the first "
-                 "breaker OPEN or alarm ALARM. Recovery: from the fault's end until the "
-                 "breaker is closed for good, the stream backlog has drained, or the replica "
-                 "is replaced. Error budget: failed requests (no answer, or a 5xx other than "
-                 "a 503 with Retry-After) of the experiment's probe load and of the Locust "
-                 "users during the experiment, against 1 % of their requests. Orders lost: "
-                 "orders accepted (202) by the probe load that never reached COMPLETED or "
-                 "CANCELLED.</p>")
+    parts.append("</table><ul class='muted'>")
+    parts += [f"<li><b>{escape(column.capitalize())}</b>: {escape(text)}.</li>"
+              for column, text in cells.legend()]
+    parts.append("</ul>")
     return "".join(parts)
 
 
@@ -121,7 +122,7 @@ def _budgets(result: GameDayResult) -> str:
              "<th></th><th>how</th></tr>"]
     for b in result.budgets:
         goal = f"&lt; {b.goal_s:g} s" if b.goal_s is not None else "—"
-        seen = f"{b.observed_s:.1f} s" if b.observed_s is not None else "—"
+        seen = seconds(b.observed_s) if b.observed_s is not None else "—"
         css = {"within": "pass", "over": "fail"}.get(b.status, "muted")
         parts.append(f"<tr><td>{escape(b.title)}</td><td>{goal}</td><td>{seen}</td>"
                      f"<td class='{css}'>{escape(b.status)}</td><td>{escape(b.source)}</td>"
@@ -163,7 +164,7 @@ def _load(result: GameDayResult, timeline_svg: str | None) -> str:
     return "".join(parts)
 
 
-def _experiment(exp: Any, svgs: list[str]) -> str:
+def _experiment(exp: ExperimentSummary, svgs: list[str]) -> str:
     css = "pass" if exp.passed else "fail"
     parts = [f"<h3 id='{escape(exp.name)}'>{escape(exp.name)}: "
              f"<span class='{css}'>{escape(cells.verdict(exp))}</span></h3>",
@@ -187,11 +188,25 @@ def _experiment(exp: Any, svgs: list[str]) -> str:
         for c in sorted(exp.checks, key=lambda c: c.passed):
             mark = "<span class='pass'>PASS</span>" if c.passed else \
                 "<span class='fail'>FAIL</span>"
-            parts.append(f"<tr><td>{mark}</td><td>{escape(c.title)}</td>"
-                         f"<td>{escape(_value(c.observed))}</td><td>{escape(c.expected)}</td>"
+            observed = c.observed_text() if c.metric else _value(c.observed)
+            parts.append(f"<tr class='check'><td>{mark}</td><td>{escape(c.title)}</td>"
+                         f"<td>{escape(observed)}</td><td>{escape(c.expected)}</td>"
                          f"<td>{escape(c.detail)}</td></tr>")
         parts.append("</table>")
+    if exp.locust is not None:
+        requests, failures = exp.locust.get("requests", 0), exp.locust.get("failures", 0)
+        share = f" ({failures / requests * 100:.1f} %)" if requests else ""
+        parts.append(f"<p class='muted'>The game day's Locust users during this experiment: "
+                     f"{requests} requests, {failures} failed{share} — context, not judged: "
+                     "the error budget above judges the experiment's own probe load.</p>")
     parts += [f"<div>{svg}</div>" for svg in svgs]
+    if exp.numbers:
+        parts.append("<details><summary>Numbers</summary><table><tr><th>number</th>"
+                     "<th>value</th><th>what it measures</th></tr>")
+        for key, label, value, meaning in numbers_rows(exp.numbers, exp.started_at):
+            parts.append(f"<tr><td title='{escape(key)}'>{escape(label)}</td>"
+                         f"<td>{escape(value)}</td><td class='muted'>{escape(meaning)}</td></tr>")
+        parts.append("</table></details>")
     return "".join(parts)
 
 

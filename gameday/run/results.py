@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from chaos.numbers import definition, format_value
 from local_stack.exit_codes import ExitCode
 
 # experiment outcomes (chaos.runner's, plus the ones a game day adds)
@@ -30,48 +31,47 @@ class Timing:
 
 @dataclass
 class ErrorBudget:
-    """Failed requests against what the availability objective allows during one experiment.
+    """The experiment's error budget as its run judged it (its `error-budget` verdict): the
+    numbers `error_budget_*` of chaos.verdicts, copied, never recomputed — so the share shown
+    is the one the verdict judged (chaos.numbers defines each).
 
     A request failed when it got no answer or a 5xx other than a 503 carrying Retry-After (a
-    clean shed, which Locust also counts as a success). Counted for the experiment's own probe
-    load and for the game day's Locust users during the experiment's time window."""
+    clean shed). Counted over the experiment's own probe load, the whole run."""
 
-    ratio: float  # the objective's allowed failure ratio, e.g. 0.01 for 99 %
-    probe_requests: int = 0
-    probe_failed: int = 0
-    locust_requests: int = 0
-    locust_failed: int = 0
-
-    @property
-    def requests(self) -> int:
-        return self.probe_requests + self.locust_requests
-
-    @property
-    def failed(self) -> int:
-        return self.probe_failed + self.locust_failed
+    ratio: float  # the share of requests allowed to fail, e.g. 0.01 for 99 %
+    requests: int = 0
+    failed: int = 0
+    used: float | None = None  # failed / (ratio × requests): 1.0 is the whole budget
 
     @property
     def allowed(self) -> float:
         return self.ratio * self.requests
 
     @property
-    def used(self) -> float | None:
-        """Fraction of the budget used (1.0 = all of it; None without requests)."""
-        if not self.requests:
+    def over(self) -> bool:
+        """More than the whole budget used: the experiment's budget verdict failed."""
+        return self.used is not None and self.used > 1.0
+
+    @classmethod
+    def from_numbers(cls, numbers: dict[str, Any]) -> ErrorBudget | None:
+        """From a run's numbers; None when it judged no budget (no probe load)."""
+        if not isinstance(numbers.get("error_budget_ratio"), int | float):
             return None
-        return self.failed / self.allowed if self.allowed else float("inf")
+        used = numbers.get("error_budget_used")
+        return cls(ratio=float(numbers["error_budget_ratio"]),
+                   requests=int(numbers.get("error_budget_requests") or 0),
+                   failed=int(numbers.get("error_budget_failed") or 0),
+                   used=float(used) if isinstance(used, int | float) else None)
 
     def to_dict(self) -> dict[str, Any]:
-        used = self.used
-        return {**asdict(self), "requests": self.requests, "failed": self.failed,
-                "allowed": round(self.allowed, 2),
-                "used": None if used is None else round(used, 4)}
+        return {**asdict(self), "allowed": round(self.allowed, 2), "over": self.over}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ErrorBudget:
-        return cls(ratio=float(data["ratio"]),
-                   **{k: int(data.get(k, 0)) for k in ("probe_requests", "probe_failed",
-                                                        "locust_requests", "locust_failed")})
+        used = data.get("used")
+        return cls(ratio=float(data["ratio"]), requests=int(data.get("requests", 0)),
+                   failed=int(data.get("failed", 0)),
+                   used=float(used) if isinstance(used, int | float) else None)
 
 
 @dataclass
@@ -83,11 +83,18 @@ class Check:
     expected: str
     passed: bool
     detail: str = ""
+    metric: str | None = None  # a verdict's metric: its unit is chaos.numbers'
+
+    def observed_text(self) -> str:
+        """The observed value as every report writes it (its metric's unit; else a float with
+        3 significant digits)."""
+        if self.metric and definition(self.metric) is not None:
+            return format_value(self.metric, self.observed)
+        return f"{self.observed:.3g}" if isinstance(self.observed, float) else str(self.observed)
 
     def describe(self, limit: int = 80) -> str:
-        """`title: observed X, expected Y (detail)`, X cut after `limit` characters (a float
-        with 3 significant digits)."""
-        text = f"{self.observed:.3g}" if isinstance(self.observed, float) else str(self.observed)
+        """`title: observed X, expected Y (detail)`, X cut after `limit` characters."""
+        text = self.observed_text()
         if len(text) > limit:
             text = text[:limit] + "…"
         return f"{self.title}: observed {text}, expected {self.expected}" + (
@@ -111,6 +118,9 @@ class ExperimentSummary:
     detection: Timing | None = None
     recovery: Timing | None = None
     error_budget: ErrorBudget | None = None
+    # the game day's Locust users during the experiment ({requests, failures}): context for
+    # the report, not part of the experiment's error budget (its own probe load is judged)
+    locust: dict[str, int] | None = None
     orders_accepted: int | None = None
     orders_lost: int | None = None
     duplicate_orders: int | None = None
@@ -153,6 +163,7 @@ class ExperimentSummary:
             "detection": self.detection.to_dict() if self.detection else None,
             "recovery": self.recovery.to_dict() if self.recovery else None,
             "error_budget": self.error_budget.to_dict() if self.error_budget else None,
+            "locust": dict(self.locust) if self.locust is not None else None,
             "orders_accepted": self.orders_accepted, "orders_lost": self.orders_lost,
             "duplicate_orders": self.duplicate_orders,
             "failed_checks": [c.to_dict() for c in self.failed_checks],
@@ -173,6 +184,7 @@ class ExperimentSummary:
             started_at=data.get("started_at"), ended_at=data.get("ended_at"),
             detection=timing(data.get("detection")), recovery=timing(data.get("recovery")),
             error_budget=ErrorBudget.from_dict(budget) if budget else None,
+            locust=data.get("locust"),
             orders_accepted=data.get("orders_accepted"), orders_lost=data.get("orders_lost"),
             duplicate_orders=data.get("duplicate_orders"),
             checks=[Check(**c) for c in data.get("checks", [])],
@@ -230,6 +242,16 @@ class GameDayResult:
         return [e for e in self.experiments if e.outcome not in (PASSED, NOT_RUN)]
 
     @property
+    def load_under(self) -> dict[str, Any]:
+        """The load the game day ran under: Locust users and their requests per second over
+        the whole day (None until Locust reported)."""
+        total = self.load.get("total") or {}
+        users = self.load.get("users") or self.load.get("users_requested") \
+            or self.options.get("users")
+        return {"users": users, "rps": total.get("rps"), "requests": total.get("requests"),
+                "failure_ratio": total.get("failure_ratio")}
+
+    @property
     def outcome(self) -> str:
         if self.interrupted_by:
             return INTERRUPTED
@@ -262,6 +284,7 @@ class GameDayResult:
                        for e in self.failed],
             "experiments": [e.to_dict() for e in self.experiments],
             "budgets": [b.to_dict() for b in self.budgets],
+            "load_under": self.load_under,
             "stack": dict(self.stack), "warmup": dict(self.warmup), "load": dict(self.load),
             "teardown": dict(self.teardown),
         }

@@ -44,8 +44,8 @@ def summary_lines(result: GameDayResult, index: Path | None) -> list[str]:
     outcome = result.outcome.upper()
     passed = sum(1 for e in result.experiments if e.passed)
     lines.append(f"game day {outcome}: {passed} of {len(result.experiments)} experiments "
-                 f"passed in {result.duration_s or 0:.0f} s (seed {result.seed}; replay: "
-                 f"{result.options.get('replay', '')})")
+                 f"passed in {result.duration_s or 0:.0f} s under {cells.load_under(result)} "
+                 f"(seed {result.seed}; replay: {result.options.get('replay', '')})")
     if index is not None:
         lines.append(f"report: {index}")
     return lines

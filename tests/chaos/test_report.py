@@ -121,3 +121,31 @@ def test_grafana_annotations() -> None:
 def test_grafana_must_be_loopback() -> None:
     with pytest.raises(UnsafeTarget):
         GrafanaClient("http://grafana.example.com:3000")
+
+
+def test_numbers_are_written_with_units_never_as_raw_epochs_or_fractions() -> None:
+    """Issue 14: the Numbers table showed `fault_start 1796195954.242` and
+    `error_rate_during_fault 0.336` beside "error budget used 0 %"."""
+    journal = _journal()
+    journal["numbers"] = {"fault_start": T0 + 5.25, "fault_end": T0 + 20.0,
+                          "error_rate_during_fault": 0.336, "error_budget_used": 0.6,
+                          "error_budget_ratio": 0.05, "p99_during_fault_s": 0.0412,
+                          "time_to_breaker_closed_s[payments]": None, "orders_lost": 0}
+    journal["verdicts"].append({"title": "errors under 30 %", "kind": "verdict",
+                                "observed": 0.336, "expected": "<= 30 %", "passed": False,
+                                "metric": "error_rate", "detail": ""})
+    page = html.render(journal)
+    numbers = page.split("<h2>Numbers</h2>", 1)[1].split("<h2>", 1)[0]
+    assert str(T0 + 5.25) not in numbers and "1700000005" not in numbers
+    assert ">+5.2 s (" in numbers or ">+5.3 s (" in numbers  # from the run's start, clock
+    assert ">33.6 %<" in numbers and ">60 %<" in numbers and ">5 %<" in numbers
+    assert ">41 ms<" in numbers
+    assert "payments breaker closed" in numbers and ">never<" in numbers
+    assert "0.336" not in page
+    assert "<td>33.6 %</td><td>&lt;= 30 %</td>" in page  # the verdict row, same unit
+    suite = ET.fromstring(junit.render(journal))
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["number.error_rate_during_fault"] == "33.6 %"
+    assert props["number.fault_start"].startswith("+5.")
+    failure = next(c for c in suite.iter("testcase") if c.get("name") == "errors under 30 %")
+    assert failure.find("failure").get("message") == "observed 33.6 %, expected <= 30 %"

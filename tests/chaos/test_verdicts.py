@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.load.records import RequestRecord, per_second, percentile, rate
-from chaos.verdicts import Observations, compute, evaluate, judge, standard_numbers
+from chaos.load.records import RequestRecord, failed_request, per_second, percentile, rate
+from chaos.verdicts import (
+    Observations,
+    compute,
+    error_budget_verdict,
+    evaluate,
+    judge,
+    standard_numbers,
+)
 
 T0 = 1000.0
 
@@ -133,3 +140,49 @@ def test_record_helpers() -> None:
                RequestRecord(T0 + 1.5, 0.1, "x", 0)]
     buckets = per_second(records, T0, T0 + 2)
     assert [(b["ok"], b["rejected"], b["errors"]) for b in buckets] == [(1, 0, 0), (0, 1, 1)]
+
+
+@pytest.mark.parametrize(("status", "retry_after", "failed"), [
+    (200, False, False), (409, False, False), (429, False, False), (503, True, False),
+    (503, False, True), (500, False, True), (0, False, True), (502, True, True),
+])
+def test_what_counts_against_the_error_budget(status: int, retry_after: bool,
+                                               failed: bool) -> None:
+    assert failed_request(RequestRecord(T0, 0.1, "x", status, retry_after)) is failed
+
+
+def test_the_error_budget_is_a_verdict_on_the_probe_load() -> None:
+    records = [RequestRecord(T0 + i * 0.5, 0.1, "x", 200) for i in range(95)]
+    records += [RequestRecord(T0 + 50, 0.1, "checkout", 503, True)] * 2  # clean sheds
+    records += [RequestRecord(T0 + 12, 0.1, "x", 0), RequestRecord(T0 + 13, 0.1, "x", 502),
+                RequestRecord(T0 + 14, 0.1, "x", 503)]  # 3 failed of 100
+    obs = _obs(records=records)
+    numbers = standard_numbers(obs, {}, budget_ratio=0.01)
+    assert (numbers["error_budget_requests"], numbers["error_budget_failed"]) == (100, 3)
+    assert numbers["error_budget_used"] == 3.0
+    tight = error_budget_verdict(obs, 0.01)
+    assert tight is not None and not tight.passed and tight.observed == 3.0
+    assert tight.expected == "<= 100 %" and tight.detail == "3 failed of 100 requests; " \
+        "1.0 allowed"
+    loose = error_budget_verdict(obs, 0.05)
+    assert loose is not None and loose.passed and loose.observed == 0.6
+    assert error_budget_verdict(_obs(records=None), 0.01) is None  # nothing to judge
+
+
+def test_recovery_is_the_replicas_return_plus_closed_after_it() -> None:
+    """The summary's recovery and the budget's "closed after the replicas return" are two
+    numbers of one timeline: recovery = replicas back + closed after their return."""
+    series = {"breaker:payments": _states((5, "closed"), (11, "open"), (26, "open"),
+                                          (27, "half_open"), (28, "open"), (33.5, "closed"),
+                                          (40, "closed"))}
+    events = [{"kind": "died", "process": "payments-1", "ts": T0 + 10},
+              {"kind": "replaced", "process": "payments-2", "ts": T0 + 27.2},
+              {"kind": "replaced", "process": "payments-1", "ts": T0 + 26.7},
+              {"kind": "replaced", "process": "storefront-1", "ts": T0 + 20}]
+    numbers = standard_numbers(_obs(series=series, events=events), {"breakers": ["payments"]})
+    assert numbers["time_to_breaker_closed_s[payments]"] == 8.5  # fault ended at 25 s
+    assert numbers["replicas_back_s[payments]"] == 1.7
+    assert numbers["breaker_closed_after_return_s[payments]"] == 6.8
+    # a breaker fault without killed replicas has no return to measure from
+    alone = standard_numbers(_obs(series=series), {"breakers": ["payments"]})
+    assert "breaker_closed_after_return_s[payments]" not in alone

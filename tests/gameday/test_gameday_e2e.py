@@ -1,7 +1,10 @@
 """`gameday run` end to end, as a user runs it (a subprocess, real processes on loopback):
 
-- `--quick` passes, its report (summary.json, index.html, junit.xml, each experiment's journal)
-  says so, and afterwards nothing is left running or bound;
+- `--quick --keep` passes, its report (summary.json, index.html, junit.xml, each experiment's
+  journal) says so — also in a real browser when chromium is there (tests/browser) —, the kept
+  stack's Locust web UI has the Game day tab, the open-ended wait shows no countdown, Ctrl-C
+  ends it with the exit code summary.json states, and afterwards nothing is left running or
+  bound;
 - sabotaged (`--no-breaker`: the stack starts with the circuit breakers off) it exits non-zero
   and the report and the terminal name the payments-breaker hypothesis that failed.
 
@@ -14,16 +17,23 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+import requests
 
+from loadtests.webui import TAB_SCRIPT
 from local_stack.ports import is_port_bound
+from tests.browser.report_checks import check_reports_in_a_browser
 
 pytestmark = pytest.mark.integration
 
@@ -57,15 +67,45 @@ sys.exit(code)
 """
 
 
-def run_gameday(tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def run_gameday(tmp: Path, *args: str, while_kept: Callable[[str], None] | None = None
+                ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run `gameday run ARGS` under the wrapper; with `while_kept` (and --keep), call it with
+    the output so far once the stack is kept, then Ctrl-C the game day."""
     argv = [sys.executable, "-c", WRAPPER, sys.executable, "-m", "gameday", "run",
             "--report-dir", str(tmp / "report"), "--state-dir", str(tmp / "state"), *args]
     env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_STATE_DIR"}
-    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S,
-                          env=env, check=False)
+    if while_kept is None:
+        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True,
+                              timeout=TIMEOUT_S, env=env, check=False)
+    else:
+        proc = _run_kept(argv, env, while_kept)
     last = [line for line in proc.stderr.splitlines() if line.startswith("LEFTOVERS ")]
     assert last, f"the wrapper did not finish:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc, json.loads(last[-1].removeprefix("LEFTOVERS "))
+
+
+def _run_kept(argv: list[str], env: dict[str, str], while_kept: Callable[[str], None]
+              ) -> subprocess.CompletedProcess[str]:
+    out: list[str] = []
+    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env) as wrapper:
+        reader = threading.Thread(target=lambda: out.extend(wrapper.stdout or []), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + TIMEOUT_S
+            while "] kept running (--keep)" not in "".join(out):
+                assert wrapper.poll() is None, "".join(out)[-3000:]
+                assert time.monotonic() < deadline, "".join(out)[-3000:]
+                time.sleep(0.5)
+            time.sleep(2.0)  # a few more seconds of the open-ended wait
+            while_kept("".join(out))
+        finally:
+            for child in psutil.Process(wrapper.pid).children():  # `gameday run`: Ctrl-C
+                child.send_signal(signal.SIGINT)
+            stderr = wrapper.stderr.read() if wrapper.stderr else ""
+            wrapper.wait(timeout=TIMEOUT_S)
+            reader.join(timeout=10)
+    return subprocess.CompletedProcess(argv, wrapper.returncode, "".join(out), stderr)
 
 
 def assert_nothing_left(tmp: Path, summary: dict[str, Any], leftovers: list[str]) -> None:
@@ -94,11 +134,22 @@ def assert_nothing_left(tmp: Path, summary: dict[str, Any], leftovers: list[str]
 
 
 def test_quick_game_day_passes_reports_and_leaves_nothing(tmp_path: Path) -> None:
-    proc, leftovers = run_gameday(tmp_path, "--quick", "--seed", "7")
+    def while_kept(out: str) -> None:
+        # an open-ended wait: no countdown (it said "~0:02 left" every 15 s)
+        kept = [line for line in out.splitlines() if "kept running (--keep)" in line]
+        assert kept and not any(" left]" in line for line in kept), kept
+        [web] = [line.split()[3] for line in out.splitlines() if "Locust web UI" in line]
+        page = requests.get(web + "/", timeout=10).text
+        assert TAB_SCRIPT in page  # the Game day tab, before any swarm
+
+    proc, leftovers = run_gameday(tmp_path, "--quick", "--seed", "7", "--keep",
+                                  while_kept=while_kept)
     out = proc.stdout
     assert proc.returncode == 0, f"{out[-4000:]}\n{proc.stderr[-4000:]}"
     report = tmp_path / "report"
     summary = json.loads((report / "summary.json").read_text())
+    assert summary["exit_code"] == proc.returncode  # what the process really exited with
+    assert summary["load_under"]["users"] == 2 and summary["load_under"]["rps"] > 0
     names = [e["name"] for e in summary["experiments"]]
     assert names == ["payments-breaker", "storefront-replica-killed"]
     assert summary["outcome"] == "passed" and summary["failed"] == []
@@ -128,6 +179,7 @@ def test_quick_game_day_passes_reports_and_leaves_nothing(tmp_path: Path) -> Non
     assert "experiment 1/2 payments-breaker" in out
     assert "game day PASSED: 2 of 2 experiments passed" in out
     assert_nothing_left(tmp_path, summary, leftovers)
+    check_reports_in_a_browser(report)
 
 
 def test_sabotaged_breaker_fails_and_names_the_hypothesis(tmp_path: Path) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import pytest
-
 from gameday.run import budgets, headline
 from gameday.run.results import ErrorBudget, ExperimentSummary, Timing
 
@@ -34,46 +30,29 @@ def test_recovery_waits_for_the_slowest_and_says_what_never_recovered() -> None:
         Timing("storefront replaced", 4.3)
 
 
-@pytest.mark.parametrize(("status", "retry_after", "failed"), [
-    (200, False, False), (409, False, False), (429, False, False), (503, True, False),
-    (503, False, True), (500, False, True), (0, False, True), (502, True, True),
-])
-def test_what_counts_against_the_error_budget(status: int, retry_after: bool,
-                                               failed: bool) -> None:
-    assert headline.request_failed(status, retry_after) is failed
-
-
-def test_error_budget_adds_the_probe_load_and_locust_in_the_window() -> None:
-    records = [SimpleNamespace(status=s, retry_after=r)
-               for s, r in [(200, False)] * 97 + [(503, True), (500, False), (0, False)]]
+def test_locust_users_during_each_experiment_are_context_not_the_budget() -> None:
     history = [(100.0, 0, 0), (101.0, 50, 1), (110.0, 150, 3), (120.0, 400, 3)]
-    budget = headline.error_budget(headline.count_probe_requests(records),
-                                   headline.locust_window(history, 100.5, 110.5))
-    assert budget == ErrorBudget(0.01, probe_requests=100, probe_failed=2,
-                                 locust_requests=150, locust_failed=3)
-    assert budget.used == pytest.approx(5 / 2.5)
-    assert headline.error_budget(None, None) is None
-    assert ErrorBudget(0.01).used is None
+    assert headline.locust_window(history, 100.5, 110.5) == (150, 3)
+    exp = ExperimentSummary("storefront-replica-killed", "t", "passed", started_at=100.5,
+                            ended_at=110.5, error_budget=ErrorBudget(0.1, 70, 1, 0.1429))
+    headline.attach_locust([exp], history)
+    assert exp.locust == {"requests": 150, "failures": 3}
+    assert exp.error_budget == ErrorBudget(0.1, 70, 1, 0.1429)  # untouched
 
 
-def test_breaker_closed_after_the_replicas_return() -> None:
-    events = [{"kind": "died", "process": "payments-1", "ts": 10.0},
-              {"kind": "replaced", "process": "payments-2", "ts": 27.0},
-              {"kind": "replaced", "process": "payments-1", "ts": 26.5},
-              {"kind": "replaced", "process": "storefront-1", "ts": 20.0}]
-    back = headline.returned_at(events, "payments", since=10.0)
-    assert back == 26.5
-    points = [(25.0, "open"), (27.0, "half_open"), (29.0, "open"), (31.0, "closed"),
-              (33.0, "closed")]
-    assert headline.breaker_closed_after_return(points, back) == 4.5
-    assert headline.breaker_closed_after_return(points[:3], back) is None
-    assert headline.breaker_closed_after_return(points, None) is None
+def test_the_error_budget_is_the_runs_numbers_copied() -> None:
+    numbers = {"error_budget_requests": 98, "error_budget_failed": 3,
+               "error_budget_ratio": 0.01, "error_budget_used": 3.0612}
+    budget = ErrorBudget.from_numbers(numbers)
+    assert budget == ErrorBudget(0.01, 98, 3, 3.0612) and budget.over
+    assert ErrorBudget.from_numbers({"orders_lost": 0}) is None  # no probe load, no budget
+    assert ErrorBudget.from_dict(budget.to_dict()) == budget
 
 
 def test_budgets_from_the_numbers_with_the_reset_timeout() -> None:
     exp = ExperimentSummary("payments-breaker", "t", "passed", numbers={
-        "time_to_breaker_open_s[payments]": 1.7,
-        "breaker_closed_after_return_s[payments]": 6.5})
+        "time_to_breaker_open_s[payments]": 1.7, "time_to_breaker_closed_s[payments]": 8.5,
+        "replicas_back_s[payments]": 2.0, "breaker_closed_after_return_s[payments]": 6.5})
     jam = ExperimentSummary("inventory-lambda-errors", "t", "passed", numbers={
         "time_to_alarm_s[shop-inventory-stream-jam]": 16.0})
     found = {b.name: b for b in budgets.compute(
@@ -84,6 +63,9 @@ def test_budgets_from_the_numbers_with_the_reset_timeout() -> None:
     assert found["breaker_open_s[payments]"].status == "within"
     assert found["breaker_closed_after_return_s[payments]"].goal_s == 6.0
     assert found["breaker_closed_after_return_s[payments]"].status == "over"
+    # one story: the summary's recovery is the replicas' return plus this budget's number
+    assert "recovery 8.5 s after the fault = replicas back 2.0 s + this" in \
+        found["breaker_closed_after_return_s[payments]"].source
     assert found["jam_detection_s[inventory-lambda-errors]"].status == "over"
     custom = {b.name: b for b in budgets.compute([], first_request_s=None, total_s=50.0,
                                                  mode="custom")}

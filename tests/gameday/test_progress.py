@@ -57,6 +57,28 @@ def test_not_a_terminal_prints_plain_lines_on_phase_changes_and_every_interval()
     assert "\r" not in out.getvalue()
 
 
+def test_an_open_ended_wait_shows_no_time_left_and_is_not_repeated() -> None:
+    """--keep waits for Ctrl-C: no "~0:02 left" countdown, not a line every 15 s."""
+    out, clock = io.StringIO(), Clock()
+    display = ProgressDisplay(out, is_tty=False, interval_s=15, clock=clock,
+                              remaining=lambda now: 2.0)
+    display.set_phase("kept running (--keep)", lambda: "Ctrl-C stops everything",
+                      open_ended=True)
+    for _ in range(20):
+        clock.now += 15
+        display.refresh()
+    assert out.getvalue().splitlines() == [
+        "[0:00 elapsed] kept running (--keep): Ctrl-C stops everything"]
+    tty = io.StringIO()
+    live = ProgressDisplay(tty, is_tty=True, clock=clock, remaining=lambda now: 2.0)
+    live.set_phase("kept running (--keep)", open_ended=True)
+    clock.now += 300
+    live.refresh()
+    assert " left]" not in tty.getvalue() and "[5:00 elapsed] kept running" in tty.getvalue()
+    display.set_phase("tearing down")  # the countdown is back for a phase with an end
+    assert out.getvalue().splitlines()[-1].endswith("~0:02 left] tearing down")
+
+
 def test_terminal_rewrites_one_status_line_and_keeps_permanent_lines() -> None:
     out, clock = io.StringIO(), Clock()
     display = ProgressDisplay(out, is_tty=True, clock=clock)

@@ -69,3 +69,35 @@ def test_terminal_says_which_hypothesis_failed_and_why(tmp_path: Path) -> None:
     assert "method-probe: breaker-opens: observed closed, expected == 'open' within 10s" in lines
     assert "game day FAILED: 1 of 3 experiments passed" in lines
     assert str(tmp_path / "index.html") in lines
+
+
+def test_the_report_states_the_load_it_ran_under(tmp_path: Path) -> None:
+    result = fakes.result(tmp_path)
+    write_report(result, tmp_path)
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert data["load_under"] == {"users": 4, "rps": 3.0, "requests": 300,
+                                  "failure_ratio": 0.0967}
+    html = (tmp_path / "index.html").read_text()
+    assert "Under load: <b>4 Locust users, 3.0 req/s</b>" in html
+    assert "4 Locust users, 3.0 req/s" in (tmp_path / "summary.svg").read_text()
+    lines = terminal.summary_lines(result, None)
+    assert "under 4 Locust users, 3.0 req/s" in lines[-1]
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["load"] == "4 Locust users, 3.0 req/s"
+
+
+def test_one_truth_per_number_in_every_output(tmp_path: Path) -> None:
+    """The budget share, the Locust context and the checks' values read the same in
+    index.html, summary.json and the terminal (chaos.numbers writes each)."""
+    result = fakes.result(tmp_path)
+    write_report(result, tmp_path)
+    html = (tmp_path / "index.html").read_text()
+    data = {e["name"]: e for e in json.loads((tmp_path / "summary.json").read_text())
+            ["experiments"]}
+    assert data["storefront-replica-killed"]["error_budget"]["used"] == 0.25
+    assert "25 % (1 failed of 400; 4.0 allowed at 1 %)" in html
+    assert "25 %" in "\n".join(terminal.summary_lines(result, None))
+    assert "Locust users during this experiment: 100 requests, 0 failed" in html
+    assert data["payments-breaker"]["error_budget"]["over"] is True
+    assert "2000 % (40 failed of 200" in html  # over budget: the verdict failed, red

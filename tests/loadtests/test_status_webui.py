@@ -1,4 +1,5 @@
-"""The game day tab: status sources, table rows, the JSON route and the web UI extension."""
+"""The game day tab: status sources, the JSON route, the page and the web UI extension (the
+view's layout: test_status_view.py; the tab in a real browser: tests/browser)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from locust.env import Environment
 
 from loadtests import status as status_mod
-from loadtests.status import GamedayStatus, normalize_breakers, read_faults, table_rows
-from loadtests.webui import STATUS_PATH, TAB_KEY, install_web_ui
+from loadtests.status import GamedayStatus, normalize_breakers, read_faults
+from loadtests.webui import PAGE_PATH, STATUS_PATH, TAB_SCRIPT, install_web_ui
 from local_stack.state import write_state
 
 
@@ -49,14 +50,6 @@ def test_breaker_layouts() -> None:
         "reviews"
 
 
-def test_rows_show_none_and_errors() -> None:
-    rows = table_rows({"faults": [], "breakers": [], "alarms": [],
-                       "errors": {"breakers": "no running stack"}, "counters": {}})
-    assert {"kind": "fault", "name": "none", "state": "-", "detail": "no active fault"} in rows
-    assert any(r["kind"] == "breaker" and r["name"] == "unavailable" for r in rows)
-    assert any(r["kind"] == "alarm" and r["name"] == "none" for r in rows)
-
-
 def fake_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(status_mod, "fetch_breakers", lambda url, token, timeout: [
         {"name": "payments", "state": "open"}])
@@ -69,16 +62,27 @@ def test_collect_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     fake_sources(monkeypatch)
     write_state({"urls": {"storefront": "http://127.0.0.1:1", "aws": "http://127.0.0.1:2"},
                  "tokens": {"admin": "t"}}, tmp_path)
+    calls = []
+    monkeypatch.setattr(status_mod, "fetch_alarms", lambda client: calls.append(1) or [
+        {"name": "storefront-5xx", "state": "ALARM", "reason": "threshold crossed"}])
     source = GamedayStatus(tmp_path, counters=lambda: {"conflicts.http_409": {
-        "total": 2, "by_route": {"/v1/carts/{cart_id}/items": 2}}})
+        "total": 2, "by_route": {"/v1/carts/{cart_id}/items": 2}}}, ttl_s=60)
     snap = source.snapshot()
-    assert snap["breakers"] == [{"name": "payments", "state": "open"}]
+    assert [(b["name"], b["state"]) for b in snap["breakers"]] == [("payments", "open")]
     assert snap["alarms"][0]["state"] == "ALARM"
     assert snap["errors"] == {}
-    assert source.snapshot() is snap  # cached within the TTL
-    kinds = {(r["kind"], r["name"], r["state"]) for r in table_rows(snap)}
-    assert {("breaker", "payments", "open"), ("alarm", "storefront-5xx", "ALARM"),
-            ("counter", "conflicts.http_409", "2"), ("fault", "none", "-")} <= kinds
+    assert set(snap["read_at"]) == {"faults", "breakers", "alarms"}
+    view = snap["view"]
+    assert [a["name"] for a in view["alarms_firing"]] == ["storefront-5xx"]
+    assert view["counters"][0] == {"name": "conflicts.http_409", "value": 2,
+                                   "detail": "/v1/carts/{cart_id}/items: 2"}
+    # the shop and CloudWatch are asked once per TTL; the ledger on every snapshot
+    (tmp_path / "ledger.json").write_text(json.dumps([
+        {"name": "latency", "target": "payments", "expires_at": time.time() + 30}]))
+    again = source.snapshot()
+    assert len(calls) == 1
+    assert [f["name"] for f in again["faults"]] == ["latency"]
+    assert again["read_at"]["faults"] >= snap["read_at"]["faults"]
 
 
 def test_collect_without_a_stack(tmp_path: Path) -> None:
@@ -99,13 +103,19 @@ def test_web_ui_tab_and_status_route(tmp_path: Path, monkeypatch: pytest.MonkeyP
     install_web_ui(web_ui, GamedayStatus(tmp_path))
     client = web_ui.app.test_client()
 
-    status: Any = client.get(STATUS_PATH).get_json()
+    answer = client.get(STATUS_PATH)
+    status: Any = answer.get_json()
     assert status["breakers"][0]["state"] == "open"
+    assert status["view"]["breakers"][0]["label"] == "OPEN"
+    assert answer.headers["Cache-Control"] == "no-store"
 
+    # the tab is on Locust's index page, whatever the runner's state (here: ready, no swarm)
     page = client.get("/").get_data(as_text=True)
-    assert '"extended_tabs": [{"key": "gameday", "title": "Game day"}]' in page
-
+    assert page.count(TAB_SCRIPT) == 1 and page.index(TAB_SCRIPT) < page.index("</body>")
+    assert client.get("/gameday/assets/tab.js").status_code == 200
+    view = client.get(PAGE_PATH).get_data(as_text=True)
+    assert 'src="/gameday/assets/gameday.js"' in view and str(tmp_path) in view
+    assert client.get("/gameday/assets/gameday.js").status_code == 200
+    assert client.get("/gameday/assets/nope.js").status_code == 404
     stats = client.get("/stats/requests").get_json()
-    assert "stats" in stats  # Locust's own answer is intact
-    extended = {e["key"]: e["data"] for e in stats["extended_stats"]}
-    assert any(row["name"] == "payments" for row in extended[TAB_KEY])
+    assert "stats" in stats  # Locust's own answers are left alone

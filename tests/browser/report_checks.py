@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -29,14 +30,29 @@ def check_reports_in_a_browser(report_dir: Path, browser: Any = None,
     why = _why_no_browser()
     if why:
         return why
-    from playwright.sync_api import sync_playwright
+    # Playwright's sync API refuses a thread with a running asyncio loop, which an earlier test
+    # in the same process may have left on the main thread: a thread of its own has none.
+    failure: list[BaseException] = []
 
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    def check() -> None:
+        from playwright.sync_api import sync_playwright
+
         try:
-            _check(launched, report_dir, pictures)
-        finally:
-            launched.close()
+            with sync_playwright() as playwright:
+                launched = playwright.chromium.launch(executable_path=CHROMIUM,
+                                                      args=CHROMIUM_ARGS)
+                try:
+                    _check(launched, report_dir, pictures)
+                finally:
+                    launched.close()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=check, name="report-browser-check")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
     return None
 
 

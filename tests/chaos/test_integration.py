@@ -211,9 +211,9 @@ def test_default_experiment_and_its_control(name: str, variant: str, fresh_stack
         if variant == "experiment":
             assert journal["outcome"] == "passed", cli["stdout"]
             assert cli["code"] == 0
-        if left is not None:
-            audit = _audit_after(journal)
-            assert left in audit["preexisting"] and left not in audit["new"], audit
+            if left is not None:
+                audit = _audit_after(journal)
+                assert left in audit["preexisting"] and left not in audit["new"], audit
         else:
             assert journal["outcome"] in ("failed", "aborted"), cli["stdout"]
             assert not journal.get("reason"), journal["reason"]  # failed on verdicts, not setup

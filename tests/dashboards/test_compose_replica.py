@@ -130,7 +130,7 @@ def test_bad_parameters() -> None:
     with pytest.raises(ValueError, match="--mode must be one of"):
         fault.normalize({"service": "storefront", "mode": "pause"})
     with pytest.raises(ValueError, match="service in"):
-        fault.normalize({"service": "redis"})
+        fault.normalize({"service": "nosuch"})
     assert fault.normalize({"service": "payments"}) == {"service": "payments"}
 
 

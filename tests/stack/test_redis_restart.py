@@ -74,7 +74,11 @@ def test_redis_killed_under_load_comes_back_and_is_used_again(tmp_path: Path) ->
         wait_until(lambda: client.keys("*breaker:payments:*state"), 10, 0.2,
                    "the payments breaker's state in the new Redis")
         client.close()
-        time.sleep(1.0)  # a little more load on the new Redis
+        # a little more load on the new Redis, and enough requests in all to judge (counted,
+        # not timed: a loaded machine makes fewer requests per second)
+        enough = len(load.recorder.snapshot()) + 10
+        wait_until(lambda: len(load.recorder.snapshot()) > max(enough, 50), 60, 0.2,
+                   "more requests after Redis's return")
     finally:
         if load is not None:
             load.stop()

@@ -244,7 +244,7 @@ def test_moto_stores_every_esm_setting_the_runtime_reads(clients: Clients, tmp_p
            MaximumRecordAgeInSeconds=61, BisectBatchOnFunctionError=True,
            FunctionResponseTypes=["ReportBatchItemFailures"], ParallelizationFactor=3,
            DestinationConfig={"OnFailure": {"Destination": queue}},
-           StartingPosition="LATEST", Enabled=False)
+           StartingPosition="LATEST", Enabled=False, MetricsConfig={"Metrics": ["EventCount"]})
     (item,) = clients.lam.list_event_source_mappings(FunctionName=sc.function)[
         "EventSourceMappings"]
     mapping = mapping_from_api(item)
@@ -252,14 +252,16 @@ def test_moto_stores_every_esm_setting_the_runtime_reads(clients: Clients, tmp_p
     assert mapping.settings == EsmSettings(
         batch_size=7, max_batching_window_s=2, max_retry_attempts=3, max_record_age_s=61,
         bisect_on_error=True, report_batch_item_failures=True, parallelization_factor=3,
-        on_failure_arn=queue, starting_position="LATEST")
+        on_failure_arn=queue, starting_position="LATEST", metrics=("EventCount",))
+    assert mapping.metrics_enabled
     sc.update_mapping(Enabled=True, MaximumRetryAttempts=-1, BisectBatchOnFunctionError=False,
-                      FunctionResponseTypes=[])
+                      FunctionResponseTypes=[], MetricsConfig={"Metrics": []})
     (item,) = clients.lam.list_event_source_mappings(FunctionName=sc.function)[
         "EventSourceMappings"]
     updated = mapping_from_api(item)
     assert updated.enabled and updated.settings.max_retry_attempts == -1
     assert not updated.settings.bisect_on_error and not updated.settings.report_batch_item_failures
+    assert not updated.metrics_enabled
     conc = clients.lam.get_function_concurrency(FunctionName=sc.function)
     assert conc["ReservedConcurrentExecutions"] == 0
     clients.lam.delete_function_concurrency(FunctionName=sc.function)

@@ -321,8 +321,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from chaos.runner.plan import build_plan, format_plan
     from chaos.runner.outcome import INTERRUPTED
+    from chaos.runner.plan import build_plan, format_plan
     from chaos.runner.run import ExperimentRunner, RunOptions
     from chaos.safety import UnsafeTarget
     from chaos.spec.loader import InvalidExperiment, load_file

@@ -230,6 +230,30 @@ def test_two_runtimes_do_not_share_metrics(clients: Clients) -> None:
         b.stop()
 
 
+def test_function_output_goes_to_its_log_group_file(scenario: Scenario) -> None:
+    """With a log directory, what a function's environments write is appended to the file of
+    its log group (/aws/lambda/<name>), as Lambda sends it to CloudWatch Logs: what the local
+    Contributor Insights rules read."""
+    from local_stack.log_groups import log_group_path, log_groups
+
+    sc = scenario
+    sc.deploy("say")
+    sc.map(BatchSize=1, ParallelizationFactor=2)
+    keys = sc.put(4)
+    log_dir = sc.dir / "log-groups"
+    sc.start(function_log_dir=log_dir)
+    eventually(lambda: sorted(sc.delivered_keys()) == sorted(keys))
+    path = log_group_path(log_dir, f"/aws/lambda/{sc.function}")
+    assert log_groups(log_dir) == {f"/aws/lambda/{sc.function}": path}
+
+    def said() -> list[str]:
+        lines = path.read_text().splitlines() if path.exists() else []
+        return sorted(json.loads(line)["said"] for line in lines if line.startswith('{"said"'))
+
+    eventually(lambda: len(said()) == 4, what="the handler's lines in the log group file")
+    assert said() == sorted(seq for call in sc.calls() for seq in call["seqs"])
+
+
 def test_moto_stores_every_esm_setting_the_runtime_reads(clients: Clients, tmp_path: Path) -> None:
     """The runtime reads ESM settings and reserved concurrency only from moto's own fields (no
     side channel); this pins that moto stores and returns each one, so an upgrade that drops

@@ -10,7 +10,10 @@ with a JSON value
 
     {"fault_id": "...", "fault": "lambda-error", "rate": 0.5, "status": 503,
      "exception": "RuntimeError", "delay_ms": 0, "tables": ["shop-orders"],
-     "match": {"field": "OrderId", "equals": "..."}, "expires_at": 1700000000.0}
+     "match": {"field": "OrderId", "equals": "...", "event": "INSERT"},
+     "expires_at": 1700000000.0}
+
+(`match.event`, optional: only stream records of that eventName — INSERT, MODIFY or REMOVE.)
 
 The expiry is enforced HERE, by the reader: an expired flag is ignored even if nobody ever
 deletes it, so a fault ends on time even when the CLI that set it was SIGKILLed. A malformed
@@ -67,12 +70,17 @@ class FaultInjected(Exception):
         self.status = spec.status
 
 
+STREAM_EVENTS = ("INSERT", "MODIFY", "REMOVE")
+
+
 @dataclass(frozen=True)
 class FaultMatch:
-    """Only records whose NewImage `field` equals `equals` are affected."""
+    """Only records whose NewImage `field` equals `equals` (and, with `event`, whose eventName
+    is that one) are affected."""
 
     field: str
     equals: str
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,9 @@ class FaultSpec:
             if not (isinstance(raw, dict) and isinstance(raw.get("field"), str)
                     and isinstance(raw.get("equals"), str | int | float)):
                 raise ValueError("match must be {\"field\": str, \"equals\": str}")
-            match = FaultMatch(raw["field"], str(raw["equals"]))
+            if raw.get("event") is not None and raw["event"] not in STREAM_EVENTS:
+                raise ValueError(f"match.event must be one of {STREAM_EVENTS}")
+            match = FaultMatch(raw["field"], str(raw["equals"]), raw.get("event"))
         tables = data.get("tables") or []
         if not (isinstance(tables, list) and all(isinstance(t, str) for t in tables)):
             raise ValueError("tables must be a list of table names")
@@ -139,6 +149,8 @@ class FaultSpec:
         if self.match is None:
             return True
         if record is None:
+            return False
+        if self.match.event is not None and record.get("eventName") != self.match.event:
             return False
         value = record_field(record, self.match.field)
         return value is not None and str(value) == self.match.equals

@@ -68,6 +68,8 @@ def test_expired_flag_is_ignored_even_if_never_deleted(ssm: Any) -> None:
     json.dumps({"fault": "service-error", "fault_id": "x", "expires_at": 1e12, "status": 200}),
     json.dumps({"fault": "lambda-error", "fault_id": "x", "expires_at": 1e12,
                 "match": {"field": 1}}),
+    json.dumps({"fault": "lambda-error", "fault_id": "x", "expires_at": 1e12,
+                "match": {"field": "Owner", "equals": "x", "event": "UPSERT"}}),
 ])
 def test_malformed_flags_are_ignored_and_logged(ssm: Any, value: str,
                                                 caplog: pytest.LogCaptureFixture) -> None:
@@ -92,6 +94,20 @@ def test_match_affects_only_the_named_record(ssm: Any) -> None:
     flags.inject_before("lambda/shop-inventory", None)
     with pytest.raises(RuntimeError):
         flags.inject_before("lambda/shop-inventory", poison)
+
+
+def test_match_event_limits_a_fault_to_one_kind_of_record(ssm: Any) -> None:
+    """`match.event`: the poison order's INSERT fails, its cancellation (a MODIFY of the same
+    row) does not — one poison record, as a malformed order is (poison-record experiment)."""
+    _put(ssm, "lambda/shop-inventory",
+         match={"field": "Owner", "equals": "poison", "event": "INSERT"})
+    flags = _flags(ssm)
+    insert = {"eventName": "INSERT", "dynamodb": {"NewImage": {"Owner": {"S": "poison"}}}}
+    cancel = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"Owner": {"S": "poison"},
+                                                               "Status": {"S": "CANCELLED"}}}}
+    flags.inject_before("lambda/shop-inventory", cancel)
+    with pytest.raises(RuntimeError):
+        flags.inject_before("lambda/shop-inventory", insert)
 
 
 def test_rate_is_honoured_with_a_seeded_rng(ssm: Any) -> None:

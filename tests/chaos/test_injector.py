@@ -42,6 +42,21 @@ def test_lambda_error_flag_round_trip(fake_stack: FakeStack) -> None:
     assert injector.undo(entry.fault_id).detail == "already undone"  # idempotent
 
 
+def test_lambda_error_match_event_is_written_and_a_bad_one_refused(fake_stack: FakeStack
+                                                                    ) -> None:
+    injector = _injector(fake_stack)
+    match = {"field": "Owner", "equals": "p", "event": "INSERT"}
+    entry = injector.inject(injector.plan("lambda-error", "ALL", {
+        "function": FUNCTION, "match": match}, 30, seed=1))
+    spec = _flags(fake_stack).active(f"lambda/{FUNCTION}")
+    assert spec is not None and spec.match is not None and spec.match.event == "INSERT"
+    injector.undo(entry.fault_id)
+    for bad in ({**match, "event": "UPSERT"}, {**match, "eventName": "INSERT"}):
+        with pytest.raises(ValueError, match="match"):
+            injector.plan("lambda-error", "ALL", {"function": FUNCTION, "match": bad}, 30,
+                          seed=1)
+
+
 def test_unknown_function_fails_before_touching_anything(fake_stack: FakeStack) -> None:
     injector = _injector(fake_stack)
     with pytest.raises(InjectionFailed, match="no Lambda function shop-nope"):

@@ -1,4 +1,12 @@
-"""CloudWatch alarm state and history (describe_alarms / describe_alarm_history via boto3)."""
+"""CloudWatch alarm state and history (describe_alarms / describe_alarm_history via boto3).
+
+Detection ignores an ALARM that old data caused: an alarm's StateReasonData lists the
+datapoints its evaluation used (`evaluatedDatapoints`, each period's start, and `period`);
+when every one of those periods ended before the fault started, the ALARM is a leftover (a
+previous experiment's tail, a datapoint evaluated late), not a detection of this fault.
+`alarm_state(..., fresh_since=fault start)` reads such an ALARM as `STALE_ALARM`, and
+`alarm_history(..., fresh_since=...)` leaves such transitions out.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +17,52 @@ from typing import Any
 
 from chaos.context import ChaosContext
 
+STALE_ALARM = "ALARM (on data from before the fault)"
+
 
 @dataclass(frozen=True)
 class Transition:
     ts: float
     old: str | None
     new: str
+    evaluated_until: float | None = None  # end of the newest period the evaluation used
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ts": self.ts, "old": self.old, "new": self.new}
+        return {"ts": self.ts, "old": self.old, "new": self.new,
+                "evaluated_until": self.evaluated_until}
+
+    def stale(self, since: float | None) -> bool:
+        """An ALARM caused only by datapoints of periods that ended by `since`."""
+        return (self.new == "ALARM" and since is not None and self.evaluated_until is not None
+                and self.evaluated_until <= since)
 
 
-def alarm_state(ctx: ChaosContext, name: str) -> str | None:
-    """ALARM | OK | INSUFFICIENT_DATA, or None when the alarm does not exist."""
+def evaluated_until(reason_data: Any) -> float | None:
+    """The end of the newest period in an alarm's StateReasonData (JSON text or parsed):
+    newest `evaluatedDatapoints` timestamp + `period`; None when it says nothing of them."""
+    try:
+        data = json.loads(reason_data) if isinstance(reason_data, str) else reason_data
+        period = float(data["period"])
+        starts = [datetime.strptime(dp["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+                  for dp in data["evaluatedDatapoints"]]
+    except (TypeError, ValueError, KeyError):
+        return None
+    return max(starts) + period if starts else None
+
+
+def alarm_state(ctx: ChaosContext, name: str, fresh_since: float | None = None) -> str | None:
+    """ALARM | OK | INSUFFICIENT_DATA, or None when the alarm does not exist; with
+    `fresh_since` (the fault's start), an ALARM whose evaluated datapoints all predate it is
+    STALE_ALARM."""
     resp = ctx.client("cloudwatch").describe_alarms(AlarmNames=[name])
     alarms = resp.get("MetricAlarms", []) + resp.get("CompositeAlarms", [])
-    return alarms[0]["StateValue"] if alarms else None
+    if not alarms:
+        return None
+    state = alarms[0]["StateValue"]
+    until = evaluated_until(alarms[0].get("StateReasonData"))
+    if Transition(0.0, None, state, until).stale(fresh_since):
+        return STALE_ALARM
+    return str(state)
 
 
 def alarm_snapshot(ctx: ChaosContext, names: list[str]) -> dict[str, tuple[str, float] | None]:
@@ -55,7 +93,7 @@ def parse_transition(item: dict[str, Any]) -> Transition | None:
         data = json.loads(item.get("HistoryData") or "{}")
         new = data["newState"]["stateValue"]
         old = (data.get("oldState") or {}).get("stateValue")
-        return Transition(ts, old, new)
+        return Transition(ts, old, new, evaluated_until(data["newState"].get("stateReasonData")))
     except (json.JSONDecodeError, KeyError, TypeError):
         summary = item.get("HistorySummary", "")
         # "Alarm updated from OK to ALARM"
@@ -66,16 +104,18 @@ def parse_transition(item: dict[str, Any]) -> Transition | None:
     return None
 
 
-def alarm_history(ctx: ChaosContext, name: str, since: float | None = None
-                  ) -> list[Transition] | None:
-    """State transitions of `name` (oldest first), optionally only from `since`; None when the
+def alarm_history(ctx: ChaosContext, name: str, since: float | None = None,
+                  fresh_since: float | None = None) -> list[Transition] | None:
+    """State transitions of `name` (oldest first), optionally only from `since`, and without
+    the ALARMs caused by data from before `fresh_since` (Transition.stale); None when the
     endpoint does not serve DescribeAlarmHistory (moto does not: use sampled snapshots)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return _history(ctx, name, since)
+        history = _history(ctx, name, since)
     except (ClientError, BotoCoreError, NotImplementedError):
         return None
+    return [t for t in history if not t.stale(fresh_since)]
 
 
 def _history(ctx: ChaosContext, name: str, since: float | None) -> list[Transition]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,43 @@ def test_wait_until_deadline_and_errors() -> None:
     assert not failed.ok and failed.error == "RuntimeError: down" and failed.attempts >= 2
     once = wait_until(lambda: 0, lambda v: v > 0, 0, 0.01)
     assert not once.ok and once.attempts == 1
+
+
+def _history_item(ts: float, new: str, period: int, newest_start: str) -> dict[str, Any]:
+    data = {"version": "1.0", "oldState": {"stateValue": "OK"}, "newState": {
+        "stateValue": new, "stateReasonData": {
+            "period": period, "evaluatedDatapoints": [
+                {"timestamp": newest_start, "value": 5000.0},
+                {"timestamp": "2026-11-22T08:08:50.000+0000"}]}}}
+    return {"HistoryItemType": "StateUpdate", "Timestamp": ts, "HistoryData": json.dumps(data)}
+
+
+def test_an_alarm_caused_by_data_from_before_the_fault_is_no_detection() -> None:
+    """Detection ignores an ALARM whose evaluated datapoints all predate the fault (a leftover
+    of the previous experiment, a late evaluation): the evaluator's StateReasonData says which
+    periods it used."""
+    fault = datetime(2026, 11, 22, 8, 9, 12, tzinfo=UTC).timestamp()
+    old = alarms.parse_transition(_history_item(fault + 1, "ALARM", 10,
+                                                "2026-11-22T08:09:00.000+0000"))
+    assert old is not None and old.evaluated_until == fault - 2  # 08:09:10
+    assert old.stale(fault) and not old.stale(None) and not old.stale(fault - 5)
+    fresh = alarms.parse_transition(_history_item(fault + 9, "ALARM", 10,
+                                                  "2026-11-22T08:09:10.000+0000"))
+    assert fresh is not None and not fresh.stale(fault)  # its period ends after the start
+    assert alarms.evaluated_until("not json") is None and alarms.evaluated_until(None) is None
+
+    class Ctx:
+        def client(self, service: str) -> Any:
+            class Cloudwatch:
+                def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:  # noqa: N803
+                    data = json.loads(_history_item(0, "ALARM", 10, "2026-11-22T08:09:00.000"
+                                                    "+0000")["HistoryData"])
+                    return {"MetricAlarms": [{
+                        "AlarmName": AlarmNames[0], "StateValue": "ALARM",
+                        "StateReasonData": json.dumps(data["newState"]["stateReasonData"])}]}
+            return Cloudwatch()
+
+    ctx: Any = Ctx()
+    assert alarms.alarm_state(ctx, "a", fresh_since=fault) == alarms.STALE_ALARM
+    assert alarms.alarm_state(ctx, "a", fresh_since=fault - 5) == "ALARM"
+    assert alarms.alarm_state(ctx, "a") == "ALARM"

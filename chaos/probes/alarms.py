@@ -11,6 +11,7 @@ previous experiment's tail, a datapoint evaluated late), not a detection of this
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -135,3 +136,55 @@ def _history(ctx: ChaosContext, name: str, since: float | None) -> list[Transiti
     if since is not None:
         out = [t for t in out if t.ts >= since - 1]
     return sorted(out, key=lambda t: t.ts)
+
+
+_INSIGHT_RULE = re.compile(r"INSIGHT_RULE_METRIC\(\s*(['\"])(.+?)\1")
+
+
+def top_contributor(ctx: ChaosContext, name: str, fresh_since: float | None = None
+                    ) -> dict[str, Any]:
+    """Who an INSIGHT_RULE_METRIC alarm in ALARM is about: {state, contributor (keys joined
+    with "|"), value, alarm_at, after_fault_s (alarm_at - fresh_since)}; contributor None
+    while the alarm is not in ALARM (or its ALARM is stale, see alarm_state).
+
+    As an AWS user would: GetInsightRuleReport on the alarm's rule over the periods its
+    evaluation used, top contributor first. moto has no GetInsightRuleReport; then the local
+    evaluator's `topContributors` in the alarm's StateReasonData answers (local_stack's
+    insight_rules)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    resp = ctx.client("cloudwatch").describe_alarms(AlarmNames=[name])
+    found = resp.get("MetricAlarms", [])
+    if not found:
+        return {"state": None, "contributor": None}
+    alarm = found[0]
+    state = alarm_state(ctx, name, fresh_since)
+    out: dict[str, Any] = {"state": state, "contributor": None}
+    if state != "ALARM":
+        return out
+    alarm_at = _epoch(alarm["StateUpdatedTimestamp"])
+    out["alarm_at"] = alarm_at
+    if fresh_since is not None:
+        out["after_fault_s"] = round(alarm_at - fresh_since, 3)
+    reason = json.loads(alarm.get("StateReasonData") or "{}")
+    contributors: list[dict[str, Any]] = []
+    rules = [m.group(2) for q in alarm.get("Metrics") or []
+             if (m := _INSIGHT_RULE.search(str(q.get("Expression") or "")))]
+    until = evaluated_until(reason)
+    if rules and until is not None:
+        try:
+            report = ctx.client("cloudwatch", attempts=1).get_insight_rule_report(
+                RuleName=rules[0], StartTime=datetime.fromtimestamp(
+                    until - float(reason["period"]), tz=UTC),
+                EndTime=datetime.fromtimestamp(until, tz=UTC), Period=int(reason["period"]),
+                MaxContributorCount=1, OrderBy="Sum")
+            contributors = [{"Keys": c["Keys"],
+                             "ApproximateAggregateValue": c["ApproximateAggregateValue"]}
+                            for c in report.get("Contributors", [])]
+        except (ClientError, BotoCoreError, NotImplementedError):
+            contributors = []
+    contributors = contributors or list(reason.get("topContributors") or [])
+    if contributors:
+        out["contributor"] = "|".join(contributors[0]["Keys"])
+        out["value"] = contributors[0]["ApproximateAggregateValue"]
+    return out

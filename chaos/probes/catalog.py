@@ -51,6 +51,10 @@ def _alarm(env: ProbeEnv, p: dict[str, Any]) -> str | None:
     return alarms.alarm_state(env.ctx, p["alarm"], fresh_since=env.first_fault_start())
 
 
+def _alarm_contributor(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    return alarms.top_contributor(env.ctx, p["alarm"], fresh_since=env.first_fault_start())
+
+
 def _iterator_age(env: ProbeEnv, p: dict[str, Any]) -> float | None:
     return stream.iterator_age(env.ctx, p["function"])
 
@@ -140,6 +144,10 @@ for _probe in [
     ProbeType("alarm", _alarm, _p("alarm"), _p(),
               "CloudWatch alarm state (None: no alarm); once a fault started, an ALARM caused "
               "only by data from before it reads as \"ALARM (on data from before the fault)\""),
+    ProbeType("alarm-contributor", _alarm_contributor, _p("alarm"), _p(),
+              "who a Contributor Insights alarm in ALARM is about: {state, contributor, value, "
+              "alarm_at, after_fault_s} (GetInsightRuleReport, else the local evaluator's "
+              "topContributors)"),
     ProbeType("iterator-age", _iterator_age, _p("function"), _p(),
               "stream runtime IteratorAge of a function, seconds (max over shards)"),
     ProbeType("stream", _stream, _p("function"), _p(),

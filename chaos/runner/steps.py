@@ -1,7 +1,8 @@
 """Carrying out one step of an experiment — fault, probe, pause, wait-for-faults or action —
 through the activity wrapper, so each lands in the journal the same way. A probe with a
 tolerance (and every hypothesis probe) also becomes a verdict; `save-as` keeps a step's
-output for later `${...}` references."""
+output for later `${...}` references (in parameters and in a probe's tolerance). Before the
+steady state, `monitoring_in_place` checks the alarms the experiment's checks read."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ class Steps:
         state = self.state
         probe = PROBES.get(step["probe"])
         params = substitute(step.get("params") or {}, state.env.vars)
-        tolerance = step.get("tolerance")
+        # a tolerance may compare with a saved value too (`equals: "${order.correlation_id}"`)
+        tolerance = substitute(step.get("tolerance"), state.env.vars)
         within = parse_duration(step["within"]) if "within" in step else 0.0
         interval = parse_duration(step.get("interval", PROBE_INTERVAL))
         waited: list[Any] = []

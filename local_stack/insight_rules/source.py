@@ -4,9 +4,12 @@ evaluation range, and the top contributors that named it.
 
 Every ``update`` (once per evaluation round): DescribeInsightRules (only ``ENABLED`` rules are
 evaluated, as on AWS a disabled rule collects nothing), then the log events appended since the
-last round to the files of every group a rule reads. A rule that cannot be evaluated
-(``rule.InvalidRule``) is logged once and has no data. Prometheus (on the evaluator's port):
-``contributor_insights_rule_enabled{rule}``, and over the last minute
+last round to the files of every group a rule reads. A period in which a rule was collecting
+and matched nothing has the value 0, as the rule's graphs show it (so an alarm on it returns to
+OK the period after the failures stop, instead of evaluating its last breaching period for
+the whole evaluation range); a period before the rule was seen has no data. A rule that
+cannot be evaluated (``rule.InvalidRule``) is logged once and has no data. Prometheus (on the
+evaluator's port): ``contributor_insights_rule_enabled{rule}``, and over the last minute
 ``contributor_insights_max_contributor_value{rule}``,
 ``contributor_insights_unique_contributors{rule}`` and, for the top three,
 ``contributor_insights_contributor_value{rule,contributor}`` (keys joined with ``|``).
@@ -50,6 +53,7 @@ class InsightRuleSource:
         self.rules: dict[str, InsightRule] = {}
         self.contributions: dict[str, Contributions] = {}
         self._definitions: dict[str, str] = {}
+        self._collecting_since: dict[str, float] = {}
         self._rejected: set[tuple[str, str]] = set()
         self._tail = LogTail()
 
@@ -58,6 +62,8 @@ class InsightRuleSource:
         """Read the rules again, then the new log events."""
         now = self.clock() if now is None else now
         self._refresh_rules()
+        for name in self.rules:
+            self._collecting_since.setdefault(name, now)
         if not self.rules:
             return
         for group, path in log_groups(self.log_dir).items():
@@ -94,24 +100,29 @@ class InsightRuleSource:
             self._definitions.pop(gone, None)
             self.rules.pop(gone, None)
             self.contributions.pop(gone, None)
+            self._collecting_since.pop(gone, None)
 
     # -- answers ----------------------------------------------------------------------------------
     def ranges(self, alarms: Sequence[AlarmRule], now: _dt.datetime
                ) -> dict[str, list[Datapoint]]:
-        """The evaluation range of every INSIGHT_RULE_METRIC alarm at `now` (None for a period
-        without a matched event, and for every period of a rule that is absent or disabled)."""
+        """The evaluation range of every INSIGHT_RULE_METRIC alarm at `now`: 0 for a period
+        the rule collected without a match, None before it collected and for every period of a
+        rule that is absent or disabled."""
         out: dict[str, list[Datapoint]] = {}
         for alarm in alarms:
             assert alarm.math is not None and alarm.math.insight_rule is not None
             contributions = (self.contributions.get(alarm.math.insight_rule)
                              if alarm.math.insight_rule in self.rules else None)
+            since = self._collecting_since.get(alarm.math.insight_rule)
             points = []
             for start in range_starts(alarm, now):
                 value = None
-                if contributions is not None:
+                if contributions is not None and since is not None:
                     begin = start.timestamp()
                     value = contributions.metric(str(alarm.math.insight_metric), begin,
                                                  begin + alarm.period)
+                    if value is None and begin + alarm.period > since:
+                        value = 0.0
                 points.append(Datapoint(start, value))
             out[alarm.name] = points
         return out

@@ -42,16 +42,17 @@ def test_lambda_error_flag_round_trip(fake_stack: FakeStack) -> None:
     assert injector.undo(entry.fault_id).detail == "already undone"  # idempotent
 
 
-def test_lambda_error_match_event_is_written_and_a_bad_one_refused(fake_stack: FakeStack
-                                                                    ) -> None:
+def test_lambda_error_match_conditions_are_written_and_bad_ones_refused(
+        fake_stack: FakeStack) -> None:
     injector = _injector(fake_stack)
-    match = {"field": "Owner", "equals": "p", "event": "INSERT"}
+    match = [{"field": "Owner", "equals": "p"}, {"field": "Status", "equals": "PENDING"}]
     entry = injector.inject(injector.plan("lambda-error", "ALL", {
         "function": FUNCTION, "match": match}, 30, seed=1))
     spec = _flags(fake_stack).active(f"lambda/{FUNCTION}")
-    assert spec is not None and spec.match is not None and spec.match.event == "INSERT"
+    assert spec is not None and spec.match is not None
+    assert spec.match.conditions == (("Owner", "p"), ("Status", "PENDING"))
     injector.undo(entry.fault_id)
-    for bad in ({**match, "event": "UPSERT"}, {**match, "eventName": "INSERT"}):
+    for bad in ([], [{"field": "Owner", "equals": "p", "event": "INSERT"}], [{"field": "x"}]):
         with pytest.raises(ValueError, match="match"):
             injector.plan("lambda-error", "ALL", {"function": FUNCTION, "match": bad}, 30,
                           seed=1)

@@ -146,3 +146,49 @@ def test_an_alarm_caused_by_data_from_before_the_fault_is_no_detection() -> None
     assert alarms.alarm_state(ctx, "a", fresh_since=fault) == alarms.STALE_ALARM
     assert alarms.alarm_state(ctx, "a", fresh_since=fault - 5) == "ALARM"
     assert alarms.alarm_state(ctx, "a") == "ALARM"
+
+
+def test_the_contributor_of_an_insight_alarm_comes_from_the_rule_report_else_the_reason() -> None:
+    """alarm-contributor asks GetInsightRuleReport as an AWS user would; where the endpoint has
+    none (moto), the local evaluator's topContributors in StateReasonData answer."""
+    from botocore.exceptions import ClientError
+
+    reason = {"period": 60, "evaluatedDatapoints": [
+        {"timestamp": "2026-11-22T08:09:00.000+0000", "value": 7.0}],
+        "topContributors": [{"Keys": ["cid-9"], "ApproximateAggregateValue": 7.0}]}
+    alarm = {"AlarmName": "stuck", "StateValue": "ALARM", "StateReasonData": json.dumps(reason),
+             "StateUpdatedTimestamp": datetime(2026, 11, 22, 8, 10, 1, tzinfo=UTC),
+             "Metrics": [{"Id": "e1", "Expression": "INSIGHT_RULE_METRIC('r1', "
+                                                   "'MaxContributorValue')"}]}
+
+    class Cloudwatch:
+        def __init__(self, report: dict[str, Any] | None) -> None:
+            self.report = report
+            self.asked: list[str] = []
+
+        def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:  # noqa: N803
+            return {"MetricAlarms": [alarm]}
+
+        def get_insight_rule_report(self, **kwargs: Any) -> dict[str, Any]:
+            self.asked.append(kwargs["RuleName"])
+            if self.report is None:
+                raise ClientError({"Error": {"Code": "NotImplemented"}}, "GetInsightRuleReport")
+            return self.report
+
+    class Ctx:
+        def __init__(self, cw: Cloudwatch) -> None:
+            self.cw = cw
+
+        def client(self, service: str, attempts: int = 3) -> Cloudwatch:
+            return self.cw
+
+    fault = datetime(2026, 11, 22, 8, 9, 30, tzinfo=UTC).timestamp()
+    local: Any = Ctx(Cloudwatch(None))
+    found = alarms.top_contributor(local, "stuck", fresh_since=fault)
+    assert (found["contributor"], found["value"], found["after_fault_s"]) == ("cid-9", 7.0, 31.0)
+    assert local.cw.asked == ["r1"]
+    aws: Any = Ctx(Cloudwatch({"Contributors": [
+        {"Keys": ["cid-1"], "ApproximateAggregateValue": 9.0}]}))
+    assert alarms.top_contributor(aws, "stuck", fresh_since=fault)["contributor"] == "cid-1"
+    before: Any = Ctx(Cloudwatch(None))  # an ALARM on data from before the fault names nobody
+    assert alarms.top_contributor(before, "stuck", fresh_since=fault + 3600)["contributor"] is None

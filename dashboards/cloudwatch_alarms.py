@@ -238,14 +238,16 @@ def stream_jam_alarm(function_name: str, prefix: str = "shop-") -> AlarmDefiniti
     throttled consumer publishes nothing, and ``missing`` (the AWS default) would never alarm
     (the negative control test shows it). CloudWatch fills missing periods only when the
     evaluation range (3 periods here) has no datapoint at all, so a silent consumer alarms
-    after 30-40 s (throttles are caught earlier by the throttles alarm).
+    after 30-40 s (throttles are caught earlier by the throttles alarm, a dead or disabled
+    consumer within 15 s by ``consumer_silent_alarm``).
 
     Idle-stream caveat: no traffic means no invocations, hence no IteratorAge, hence ALARM —
     on AWS too; an idle stream and a stalled consumer look the same in Lambda's metrics.
     Mitigation chosen: a heartbeat. The alarm is meant for streams that carry traffic at least
     every 30 s (one datapoint in the 3-period evaluation range keeps it OK): during game days
     the load generator provides it, and on AWS a canary writing a heartbeat item at least every
-    30 s does. Arm the jam alarms (``put_alarms``) only while such traffic is expected, and
+    30 s does (``reference_app.heartbeat`` writes one every second, which the silent-consumer
+    alarm needs). Arm the jam alarms (``put_alarms``) only while such traffic is expected, and
     ``delete_alarms`` when the load stops.
     """
     return AlarmDefinition(

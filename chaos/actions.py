@@ -58,7 +58,8 @@ def _shopper(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("place-order")
 def _place_order(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
-    """Add one item to the shopper's cart and check out; fails unless the checkout is 202."""
+    """Add one item to the shopper's cart and check out; fails unless the checkout is 202.
+    Output: order_id, shopper_id, sku and the order's correlation_id."""
     shopper = params.get("shopper") or {}
     sid = params.get("shopper_id") or shopper.get("shopper_id")
     token = params.get("token") or shopper.get("token")
@@ -79,7 +80,9 @@ def _place_order(run: RunControls, params: dict[str, Any]) -> dict[str, Any]:
     resp = requests.post(f"{url}/v1/carts/{sid}/checkout", json={}, headers=headers, timeout=10)
     if resp.status_code != 202:
         raise ActionFailed(f"checkout answered {resp.status_code}: {resp.text[:200]}")
-    return {"order_id": resp.json()["order_id"], "shopper_id": sid, "sku": sku}
+    # the checkout's correlation ID is the order's (its stream records carry it)
+    return {"order_id": resp.json()["order_id"], "shopper_id": sid, "sku": sku,
+            "correlation_id": resp.headers.get("X-Correlation-ID")}
 
 
 @action("start-load")

@@ -75,8 +75,9 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     inject.add_argument("--status", type=int, help="HTTP status for service-error (503)")
     inject.add_argument("--exception", help="exception for lambda-error (RuntimeError)")
     inject.add_argument("--delay", type=_duration, help="latency for *-latency, e.g. 300ms")
-    inject.add_argument("--match", metavar="FIELD=VALUE",
-                        help="lambda faults: only records whose NewImage FIELD equals VALUE")
+    inject.add_argument("--match", metavar="FIELD=VALUE", action="append",
+                        help="lambda faults: only records whose NewImage FIELD equals VALUE "
+                             "(repeat: every one must hold)")
     inject.add_argument("--tables", help="dynamodb-throttle: table names, comma-separated")
     inject.add_argument("--alarm", help="remove-alarm: alarm name(s)")
     inject.add_argument("--mode", help="remove-alarm: delete | drop-treat-missing-data")
@@ -148,10 +149,13 @@ def _inject_params(args: argparse.Namespace) -> dict[str, Any]:
     if args.delay is not None:
         params["delay_ms"] = int(round(args.delay * 1000))
     if args.match:
-        field, sep, value = args.match.partition("=")
-        if not sep or not field:
-            raise ValueError("--match takes FIELD=VALUE")
-        params["match"] = {"field": field, "equals": value}
+        conditions = []
+        for text in args.match:
+            field, sep, value = text.partition("=")
+            if not sep or not field:
+                raise ValueError("--match takes FIELD=VALUE")
+            conditions.append({"field": field, "equals": value})
+        params["match"] = conditions[0] if len(conditions) == 1 else conditions
     if args.setting:
         settings = {}
         for item in args.setting:

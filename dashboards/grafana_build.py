@@ -456,6 +456,61 @@ def streams() -> dict[str, Any]:
                 'state="ALARM"})'), mappings=ALARM_MAPPINGS,
                 thresholds=RED_FROM_1), 6, 7),
         ]),
+        ("Consumers alive (heartbeats)", [
+            (timeseries("Heartbeats acknowledged/s", target(
+                f"sum by (function) (rate(shop_stream_heartbeats_total{{{sel}}}"
+                f"[$__rate_interval]))", "{{function}}"), unit="ops", minimum=0,
+                description="Heartbeat records each consumer acknowledged: about one a second "
+                            "while it consumes. The silent-consumer alarm and alert fire when "
+                            "they stop (the runtime down, a mapping disabled, failing batches)."),
+             12, 7),
+            (timeline("Silent-consumer alarms (CloudWatch, local evaluator)", target(
+                'max by (alarm) (cloudwatch_alarm_state{alarm=~".*-consumer-silent", '
+                'state="ALARM"})', "{{alarm}}"), mappings=ALARM_MAPPINGS,
+                thresholds=RED_FROM_1), 12, 7),
+        ]),
+        ("Event source mappings (MetricsConfig EventCount)", [
+            (timeseries("Polled events/s", target(
+                f"sum by (function) (rate(stream_runtime_esm_polled_events_total{{{sel}}}"
+                f"[$__rate_interval]))", "{{function}}"), unit="ops", minimum=0,
+                description="PolledEventCount: records GetRecords returned (Lambda also emits "
+                            "a 0 for an empty poll; the polls are counted below)."), 8, 7),
+            (timeseries("Polls/s (empty ones too)", target(
+                f"sum by (function) (rate(stream_runtime_esm_polls_total{{{sel}}}"
+                f"[$__rate_interval]))", "{{function}}"), unit="ops", minimum=0,
+                description="Every GetRecords of an enabled mapping: 4 a second per shard when "
+                            "idle. None from a disabled mapping or a dead runtime."), 8, 7),
+            (timeseries("Invoked and failed-invoke events/s", *queries(
+                (f"sum by (function) (rate(stream_runtime_esm_invoked_events_total{{{sel}}}"
+                 f"[$__rate_interval]))", "{{function}} invoked"),
+                (f"sum by (function) (rate(stream_runtime_esm_failed_invoke_events_total"
+                 f"{{{sel}}}[$__rate_interval]))", "{{function}} failed")), unit="ops",
+                minimum=0, description="InvokedEventCount counts retries and throttled "
+                                       "attempts again; FailedInvokeEventCount the records of "
+                                       "failed or throttled attempts."), 8, 7),
+            (timeseries("Dropped and delivered to OnFailure (events)", *queries(
+                (f"sum by (function) (increase(stream_runtime_esm_dropped_events_total"
+                 f"{{{sel}}}[$__rate_interval]))", "{{function}} dropped"),
+                (f"sum by (function) (increase("
+                 f"stream_runtime_esm_on_failure_delivered_events_total{{{sel}}}"
+                 f"[$__rate_interval]))", "{{function}} to OnFailure")), bars=True,
+                thresholds=RED_FROM_1,
+                description="DroppedEventCount (record age or retries exhausted, no "
+                            "destination: lost) and OnFailureDestinationDeliveredEventCount."),
+             24, 7),
+        ]),
+        ("Stuck correlation ID (seed 004)", [
+            (timeseries("Failures per correlation ID, last minute (top 3)", target(
+                'contributor_insights_contributor_value{rule=~".*stream-failures-by-'
+                'correlation-id"}', "{{contributor}}"), bars=True, decimals=0,
+                threshold_line=True, thresholds=thresholds((None, GREEN), (5, RED)),
+                description="The Contributor Insights rule over the consumers' JSON failure "
+                            "lines, per correlation ID: one ID failing again and again is a "
+                            "record retried while it holds its shard."), 16, 8),
+            (stat("Stuck-correlation-ID alarm", target(
+                'max(cloudwatch_alarm_state{alarm=~".*stream-stuck-correlation-id", '
+                'state="ALARM"})'), mappings=ALARM_MAPPINGS, thresholds=RED_FROM_1), 8, 8),
+        ]),
         ("Jam alarm and alerts", [
             (timeline("Jam alarms (CloudWatch, local evaluator)", target(
                 'max by (alarm) (cloudwatch_alarm_state{alarm=~".*-stream-jam(-errors)?", '
@@ -470,7 +525,9 @@ def streams() -> dict[str, Any]:
     return dashboard(
         "shop-streams", "Shop: streams",
         "The Lambda-style stream consumers: IteratorAge, invocations, errors, throttles, "
-        "records sent to OnFailure, and the jam alarm and alerts.", rows,
+        "records sent to OnFailure, heartbeats and the silent-consumer alarms, the event "
+        "source mappings' EventCount metrics, the stuck correlation ID, and the jam alarm "
+        "and alerts.", rows,
         [query_variable("function", "Function",
                         "label_values(stream_runtime_invocations_total, function)")],
         ["streams"])

@@ -1,7 +1,9 @@
-"""Recurring chores of the local stack, on one background thread of `gameday up`:
+"""Recurring chores of the local stack, on background threads of `gameday up`:
 
-- stream heartbeats (reference_app.heartbeat), so an idle consumer still publishes IteratorAge
-  and "no data" on the jam alarms really means a stalled consumer;
+- stream heartbeats (reference_app.heartbeat), every second on a fixed-rate schedule on their
+  own thread (a slow chore must not delay them: the silent-consumer alarms count them), so an
+  idle consumer still publishes IteratorAge and "no data" on the jam alarms really means a
+  stalled consumer;
 - the OnFailure queue's depth to CloudWatch (moto publishes no SQS metrics), for the
   "DLQ not empty" alarm;
 - the fault reaper: when the chaos ledger holds an active fault past its expiry (its CLI died
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reference_app.config import Settings
+from reference_app.heartbeat import HEARTBEAT_INTERVAL_S
 
 log = logging.getLogger("local_stack.chores")
 
@@ -44,34 +47,58 @@ def expired_active_faults(ledger_path: Path, now: float | None = None) -> list[s
 
 
 class StackChores:
-    """Runs the chores every second until stopped; each chore has its own interval."""
+    """Runs the chores until stopped: heartbeats on their own fixed-rate thread, the others
+    every second on one thread, each with its own interval."""
 
     def __init__(self, state_dir: Path, settings: Settings, on_failure_queue_url: str,
-                 heartbeat_interval_s: float = 5.0, queue_depth_interval_s: float = 5.0) -> None:
+                 heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+                 queue_depth_interval_s: float = 5.0) -> None:
         self.state_dir = state_dir
         self.settings = settings
         self.queue_url = on_failure_queue_url
-        self.intervals = {"heartbeat": heartbeat_interval_s, "queue_depth": queue_depth_interval_s,
-                          "reap": 1.0}
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.intervals = {"queue_depth": queue_depth_interval_s, "reap": 1.0}
         self._last: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stack-chores", daemon=True)
+        self._beats = threading.Thread(target=self._beat, name="stack-heartbeats", daemon=True)
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self.reaped = 0
+        self.beats = 0
 
     def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            from reference_app import aws
+        with self._clients_lock:  # boto3 client creation is not thread-safe
+            if service not in self._clients:
+                from reference_app import aws
 
-            self._clients[service] = aws.client(service, self.settings)
-        return self._clients[service]
+                self._clients[service] = aws.client(service, self.settings)
+            return self._clients[service]
 
     def start(self) -> None:
         self._thread.start()
+        self._beats.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        self._beats.join(timeout=10)
+
+    def _beat(self) -> None:
+        """Heartbeats at start + k * interval: a slow write delays that beat only, the next
+        ones keep the rate (a beat more than one interval late is skipped, not bunched)."""
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.heartbeat()
+                self.beats += 1
+            except Exception:  # the next beat will try again
+                log.exception("heartbeat failed")
+            next_at += self.heartbeat_interval_s
+            now = time.monotonic()
+            if next_at < now:
+                next_at = now
+            self._stop.wait(next_at - now)
 
     def _due(self, chore: str) -> bool:
         now = time.monotonic()
@@ -82,8 +109,7 @@ class StackChores:
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            for chore, action in (("heartbeat", self.heartbeat),
-                                  ("queue_depth", self.queue_depth), ("reap", self.reap)):
+            for chore, action in (("queue_depth", self.queue_depth), ("reap", self.reap)):
                 if self._due(chore):
                     try:
                         action()

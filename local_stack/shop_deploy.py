@@ -14,6 +14,9 @@ Mapping settings, and why:
 - `FunctionResponseTypes=[ReportBatchItemFailures]`: the handlers return partial batch
   responses, so a failure retries from the failed record, not the whole batch.
 - `BatchSize=10`, no batching window: checkout latency matters more than invocation count.
+- `MetricsConfig={"Metrics": ["EventCount"]}`: Lambda's event-source-mapping metrics
+  (PolledEventCount, InvokedEventCount, FailedInvokeEventCount, DroppedEventCount,
+  OnFailureDestinationDeliveredEventCount) are off unless asked for; the dashboards show them.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class MappingSettings:
     parallelization_factor: int = 1
     report_batch_item_failures: bool = True
     starting_position: str = "TRIM_HORIZON"
+    event_count_metrics: bool = True
 
     def parameters(self, on_failure_arn: str) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -69,6 +73,8 @@ class MappingSettings:
             params["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
         if self.on_failure:
             params["DestinationConfig"] = {"OnFailure": {"Destination": on_failure_arn}}
+        if self.event_count_metrics:
+            params["MetricsConfig"] = {"Metrics": ["EventCount"]}
         return params
 
 

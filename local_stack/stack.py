@@ -26,6 +26,7 @@ from local_stack.shop_deploy import ON_FAILURE_QUEUE, MappingSettings, deploy
 from local_stack.state import state_path, write_state
 from local_stack.stream_runtime.metrics import HANDLER_METRICS_ENV
 from local_stack.supervisor import ProcessSpec, Supervisor
+from reference_app.heartbeat import HEARTBEAT_INTERVAL_S
 
 log = logging.getLogger("local_stack.stack")
 
@@ -62,7 +63,7 @@ class StackConfig:
     start_timeout_s: float = 60.0
     mapping: MappingSettings = field(default_factory=MappingSettings)
     alarms: bool = True
-    heartbeat_interval_s: float = 5.0
+    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
 
     def validate(self) -> None:
         for name in ("storefront_replicas", "payments_replicas", "reviews_replicas"):
@@ -221,12 +222,17 @@ class LocalStack:
 
         # 4. the stream consumers (Lambda's stand-in), the transaction manager, the alarms
         runtime_port = self._ports.take("stream runtime metrics")
+        # the functions' logs, one file per CloudWatch Logs group (local_stack.log_groups):
+        # written by the runtime, read by the evaluator's Contributor Insights rules
+        log_groups_dir = self._logs() / "log-groups"
+        shutil.rmtree(log_groups_dir, ignore_errors=True)
         handler_metrics = self.state_dir / "handler-metrics"
         shutil.rmtree(handler_metrics, ignore_errors=True)  # counters start from zero
         self.supervisor.start_group("stream-runtime", [ProcessSpec(
             "stream-runtime-1",
             self._python("-m", "local_stack.stream_runtime", "--metrics-port", str(runtime_port),
-                         "--checkpoint-file", str(self.state_dir / "stream-checkpoints.json")),
+                         "--checkpoint-file", str(self.state_dir / "stream-checkpoints.json"),
+                         "--function-log-dir", str(log_groups_dir)),
             {**base_env, HANDLER_METRICS_ENV: str(handler_metrics)},
             self._logs() / "stream-runtime-1.log", port=runtime_port,
         )], restart=True, timeout_s=cfg.start_timeout_s)
@@ -241,7 +247,8 @@ class LocalStack:
         self.supervisor.start_group("alarm-evaluator", [ProcessSpec(
             "alarm-evaluator-1",
             self._python("-m", "local_stack.alarm_evaluator", "--interval", "1",
-                         "--metrics-port", str(evaluator_port)),
+                         "--metrics-port", str(evaluator_port), "--log-dir",
+                         str(log_groups_dir)),
             base_env, self._logs() / "alarm-evaluator-1.log", port=evaluator_port,
         )], restart=True, timeout_s=cfg.start_timeout_s)
 

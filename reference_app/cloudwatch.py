@@ -36,6 +36,8 @@ BREAKER_TRANSITIONS = "BreakerTransitions"
 OCC_CONFLICTS = "OccConflicts"
 CACHE_HITS = "CacheHits"
 CACHE_MISSES = "CacheMisses"
+# heartbeat records a stream consumer acknowledged (dimension FunctionName): its liveness signal
+CONSUMER_HEARTBEATS = "ConsumerHeartbeats"
 
 Dimensions = tuple[tuple[str, str], ...]
 GaugeFn = Callable[[], Iterable[tuple[str, float, str, dict[str, str]]]]

@@ -12,6 +12,10 @@ with a JSON value
      "exception": "RuntimeError", "delay_ms": 0, "tables": ["shop-orders"],
      "match": {"field": "OrderId", "equals": "..."}, "expires_at": 1700000000.0}
 
+(`match` may also be a list of such conditions, all of which must hold: `[{"field": "Owner",
+"equals": "..."}, {"field": "Status", "equals": "PENDING"}]` is one order's record that asks
+for a reservation, not the update that cancels it.)
+
 The expiry is enforced HERE, by the reader: an expired flag is ignored even if nobody ever
 deletes it, so a fault ends on time even when the CLI that set it was SIGKILLed. A malformed
 flag is ignored and logged (once per value), never raised into a request.
@@ -67,12 +71,25 @@ class FaultInjected(Exception):
         self.status = spec.status
 
 
+MAX_MATCH_CONDITIONS = 4
+
+
 @dataclass(frozen=True)
 class FaultMatch:
-    """Only records whose NewImage `field` equals `equals` are affected."""
+    """Only records whose NewImage has every `(field, equals)` of `conditions` are affected."""
 
-    field: str
-    equals: str
+    conditions: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, raw: Any) -> FaultMatch:
+        """From {"field", "equals"} or a list of them (1 to 4); ValueError otherwise."""
+        items = raw if isinstance(raw, list) else [raw]
+        if not 1 <= len(items) <= MAX_MATCH_CONDITIONS or not all(
+                isinstance(item, dict) and isinstance(item.get("field"), str)
+                and isinstance(item.get("equals"), str | int | float) for item in items):
+            raise ValueError("match must be {\"field\": str, \"equals\": str} or a list of 1 "
+                             f"to {MAX_MATCH_CONDITIONS} of them")
+        return cls(tuple((item["field"], str(item["equals"])) for item in items))
 
 
 @dataclass(frozen=True)
@@ -119,11 +136,7 @@ class FaultSpec:
             raise ValueError("exception must be a string")
         match = None
         if data.get("match") is not None:
-            raw = data["match"]
-            if not (isinstance(raw, dict) and isinstance(raw.get("field"), str)
-                    and isinstance(raw.get("equals"), str | int | float)):
-                raise ValueError("match must be {\"field\": str, \"equals\": str}")
-            match = FaultMatch(raw["field"], str(raw["equals"]))
+            match = FaultMatch.parse(data["match"])
         tables = data.get("tables") or []
         if not (isinstance(tables, list) and all(isinstance(t, str) for t in tables)):
             raise ValueError("tables must be a list of table names")
@@ -135,13 +148,16 @@ class FaultSpec:
         return self.expires_at <= (time.time() if now is None else now)
 
     def matches(self, record: Mapping[str, Any] | None) -> bool:
-        """True when the spec has no match, or the record's NewImage field equals it."""
+        """True when the spec has no match, or the record's NewImage has every field of it."""
         if self.match is None:
             return True
         if record is None:
             return False
-        value = record_field(record, self.match.field)
-        return value is not None and str(value) == self.match.equals
+        for field_name, equals in self.match.conditions:
+            value = record_field(record, field_name)
+            if value is None or str(value) != equals:
+                return False
+        return True
 
     def applies_to_table(self, table: str) -> bool:
         if not self.tables:

@@ -1,13 +1,20 @@
-"""Stream heartbeats: one tiny write per streamed table every few seconds.
+"""Stream heartbeats: one tiny write per streamed table every `HEARTBEAT_INTERVAL_S` (1 s).
 
 A Lambda consumer publishes IteratorAge only when it is invoked, so an idle stream and a stalled
-consumer look the same to CloudWatch (no data). The jam alarms treat missing data as breaching
-so that a stalled consumer is caught; the heartbeat keeps a healthy consumer invoked even when
-no shopper writes, so "no data" really means "stalled". On AWS this function runs on an
-EventBridge schedule; the local stack calls it every `SHOP_HEARTBEAT_INTERVAL_S` seconds.
+consumer look the same to CloudWatch (no data). The heartbeat keeps a healthy consumer invoked
+even when no shopper writes, so "no data" really means "stalled", and every consumer counts the
+heartbeat records it acknowledges in a high-resolution custom metric (`ConsumerHeartbeats`,
+namespace Shop, by FunctionName, from `reference_app.handlers.common`): about one per second
+while it consumes, whatever the load. The silent-consumer alarms
+(`dashboards.cloudwatch_alarms.consumer_silent_alarm`) watch that count: Lambda's own metrics
+are 1-minute on AWS, so a sub-minute "the consumer stopped" needs a metric of this kind.
 
-Heartbeat rows are recognisable by `HEARTBEAT_ATTR`; handlers acknowledge them and do nothing
-else, and the audit skips them.
+On AWS the writer is a scheduled function (an EventBridge rule fires at most once a minute, so
+it loops, writing every second, for the minute it runs); the local stack writes from its chores
+(`local_stack.chores`) on a fixed-rate schedule.
+
+Heartbeat rows are recognisable by `HEARTBEAT_ATTR`; handlers acknowledge and count them and do
+nothing else, and the audit skips them.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ import logging
 import time
 from typing import Any
 
-from reference_app import aws
 from reference_app.config import Settings
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_ATTR = "Heartbeat"
 HEARTBEAT_ID = "heartbeat"
+# Seconds between two heartbeat writes per table: the silent-consumer alarm's threshold is
+# derived from it (a 10-second period expects 10 heartbeats per consumer).
+HEARTBEAT_INTERVAL_S = 1.0
 
 
 def heartbeat_keys(settings: Settings) -> dict[str, dict[str, dict[str, str]]]:
@@ -42,7 +51,10 @@ def is_heartbeat(image: dict[str, Any] | None) -> bool:
 
 def beat(settings: Settings, client: Any = None) -> int:
     """Write one heartbeat per streamed table; returns how many writes succeeded."""
-    client = client or aws.client("dynamodb", settings)
+    if client is None:
+        from reference_app import aws  # boto3: only for the writer, not for the constants
+
+        client = aws.client("dynamodb", settings)
     now = str(int(time.time() * 1000))
     ok = 0
     for table, key in heartbeat_keys(settings).items():

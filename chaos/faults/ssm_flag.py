@@ -17,6 +17,7 @@ from chaos.exceptions import InjectionFailed, UnknownTarget
 from chaos.faults.base import Fault, as_list, poll, rate_param
 from chaos.faults.lambda_lookup import function_candidates
 from chaos.ledger import Entry
+from reference_app.faults import FaultMatch  # the reader's contract: what it accepts
 
 log = logging.getLogger("chaos.faults.ssm_flag")
 
@@ -63,14 +64,22 @@ class SsmFlagFault(Fault):
         if self.name == "dynamodb-throttle":
             out["tables"] = as_list(params.get("tables"))
         field, equals = params.get("match_field"), params.get("match_equals")
-        if isinstance(params.get("match"), dict):
-            field, equals = params["match"].get("field"), params["match"].get("equals")
+        match = params.get("match")
         if (field is None) != (equals is None):
             raise ValueError("match needs both a field and a value (match_field/match_equals)")
         if field is not None:
+            match = {"field": field, "equals": equals}
+        if match is not None:
             if self.kind != "lambda":
                 raise ValueError("match applies to Lambda faults only")
-            out["match"] = {"field": str(field), "equals": str(equals)}
+            for item in match if isinstance(match, list) else [match]:
+                unknown = set(item) - {"field", "equals"} if isinstance(item, dict) else set()
+                if unknown:
+                    raise ValueError(f"match does not take {', '.join(sorted(unknown))}")
+            conditions = FaultMatch.parse(match).conditions
+            out["match"] = ([{"field": f, "equals": e} for f, e in conditions]
+                            if len(conditions) > 1 else
+                            {"field": conditions[0][0], "equals": conditions[0][1]})
         self.reject_unknown(params, {"rate", "function", "service", "delay_ms", "exception",
                                      "status", "tables", "match_field", "match_equals", "match"})
         return out

@@ -48,7 +48,11 @@ def _breaker(env: ProbeEnv, p: dict[str, Any]) -> str | None:
 
 
 def _alarm(env: ProbeEnv, p: dict[str, Any]) -> str | None:
-    return alarms.alarm_state(env.ctx, p["alarm"])
+    return alarms.alarm_state(env.ctx, p["alarm"], fresh_since=env.first_fault_start())
+
+
+def _alarm_contributor(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    return alarms.top_contributor(env.ctx, p["alarm"], fresh_since=env.first_fault_start())
 
 
 def _iterator_age(env: ProbeEnv, p: dict[str, Any]) -> float | None:
@@ -137,7 +141,13 @@ for _probe in [
               "HTTP status of one request (0 = no answer)"),
     ProbeType("breaker", _breaker, _p("dependency"), _p(),
               "breaker state: closed | open | half_open (admin endpoint, else metrics)"),
-    ProbeType("alarm", _alarm, _p("alarm"), _p(), "CloudWatch alarm state (None: no alarm)"),
+    ProbeType("alarm", _alarm, _p("alarm"), _p(),
+              "CloudWatch alarm state (None: no alarm); once a fault started, an ALARM caused "
+              "only by data from before it reads as \"ALARM (on data from before the fault)\""),
+    ProbeType("alarm-contributor", _alarm_contributor, _p("alarm"), _p(),
+              "who a Contributor Insights alarm in ALARM is about: {state, contributor, value, "
+              "alarm_at, after_fault_s} (GetInsightRuleReport, else the local evaluator's "
+              "topContributors)"),
     ProbeType("iterator-age", _iterator_age, _p("function"), _p(),
               "stream runtime IteratorAge of a function, seconds (max over shards)"),
     ProbeType("stream", _stream, _p("function"), _p(),

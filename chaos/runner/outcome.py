@@ -4,6 +4,12 @@ Outcome: passed | failed (a verdict or the hypothesis after failed) | aborted (a
 condition) | error (an injection/action failed, the steady state before was not met: says
 nothing about the protection) | interrupted. A control run is conclusive only when it failed
 or aborted with every injection in place, on the checks it names in `expect-failing`.
+
+Missing monitoring is not "no conclusion": when an alarm the experiment's checks read is
+deleted, has its actions disabled, or reads a deleted or disabled Contributor Insights rule
+(chaos/probes/monitoring.py), checked before the steady state, every check that has no alarm
+left fails (`monitoring_verdicts`, naming the check and the alarm) and the run is failed,
+without injecting anything: the detection it would test cannot happen.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.probes.monitoring import Check
 from chaos.verdicts import Observations, Verdict
 
 PASSED, FAILED, ABORTED, ERROR, INTERRUPTED = "passed", "failed", "aborted", "error", \
@@ -31,6 +38,20 @@ def decide(interrupted: bool, error_reason: str, breached: bool,
     if all(v.passed for v in verdicts):
         return PASSED
     return FAILED
+
+
+def monitoring_verdicts(checks: list[Check], gaps: dict[str, str]) -> list[Verdict]:
+    """One failed verdict per check whose every alarm is a gap (`gaps`: alarm -> why)."""
+    out = []
+    for check in checks:
+        if not all(alarm in gaps for alarm in check.alarms):
+            continue  # another of its alarms still detects
+        why = "; ".join(f"alarm {alarm} {gaps[alarm]}" for alarm in check.alarms)
+        expected = " or ".join(check.alarms) + " in place (exists, actions enabled)"
+        out.append(Verdict(f"monitoring for {check.label}", "monitoring", why, expected, False,
+                           "the monitoring this check relies on is missing: the detection "
+                           "it tests cannot happen", params={"alarm": list(check.alarms)}))
+    return out
 
 
 def journal_status(outcome: str) -> str:

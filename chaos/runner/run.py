@@ -2,7 +2,9 @@
 
 1. start the load and wait for it to place orders (warm-up, with a deadline): the steady
    state is the shop under its normal load (a stream-jam alarm needs traffic to be OK);
-2. steady state before (hypothesis probes; not met → the run errors, nothing is injected);
+2. the monitoring the checks read is in place (a deleted or disabled alarm fails the checks
+   that need it, nothing is injected), then the steady state before (hypothesis probes; not
+   met → the run errors, nothing is injected);
 3. method: the control's `before-method` steps (protection off) then the method's steps;
    faults end on schedule (scheduler), guards watch the stop conditions (breach → abort);
 4. wait for every fault to end, then the steady state after (probes with `within` wait);
@@ -146,6 +148,8 @@ class ExperimentRunner:
             self._phase(phases.WARM_UP)
             self.activities.run("run", START_LOAD, self.load.start_and_warm_up)
         self._phase(phases.STEADY_STATE_BEFORE)
+        if not self.steps.monitoring_in_place(self.experiment.data):
+            return  # failed: the detection checks have no alarm to read (outcome.py)
         if not self._hypothesis("before"):
             self.state.error_reason = "the steady state was not met before the method"
             return
@@ -242,7 +246,8 @@ class ExperimentRunner:
         env = self.state.env
         first_fault = env.first_fault_start()
         for name in self.experiment.observe.alarms:
-            history = alarms.alarm_history(env.ctx, name, since=first_fault or run_start)
+            history = alarms.alarm_history(env.ctx, name, since=first_fault or run_start,
+                                           fresh_since=first_fault)
             if history:
                 changes[name] = [(t.ts, t.new) for t in history]
         return Observations(

@@ -1,7 +1,8 @@
 """Carrying out one step of an experiment — fault, probe, pause, wait-for-faults or action —
 through the activity wrapper, so each lands in the journal the same way. A probe with a
 tolerance (and every hypothesis probe) also becomes a verdict; `save-as` keeps a step's
-output for later `${...}` references."""
+output for later `${...}` references (in parameters and in a probe's tolerance). Before the
+steady state, `monitoring_in_place` checks the alarms the experiment's checks read."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from chaos.actions import ACTIONS, RunControls
 from chaos.durations import parse_duration
 from chaos.exceptions import ActionFailed, InjectionFailed
 from chaos.faults.injector import Injector
+from chaos.probes import monitoring
 from chaos.probes.catalog import PROBES
 from chaos.probes.env import FaultWindow
 from chaos.probes.waiting import wait_until
 from chaos.runner.activities import FAILED, SUCCEEDED, Activities, ActivityOutcome
 from chaos.runner.events import FaultStarted
+from chaos.runner.outcome import monitoring_verdicts
 from chaos.runner.scheduler import FaultScheduler
 from chaos.runner.state import RunState
 from chaos.spec.sections import DEFAULT_TARGET, PROBE_INTERVAL, WAIT_FOR_FAULTS_TIMEOUT
@@ -59,7 +62,8 @@ class Steps:
         state = self.state
         probe = PROBES.get(step["probe"])
         params = substitute(step.get("params") or {}, state.env.vars)
-        tolerance = step.get("tolerance")
+        # a tolerance may compare with a saved value too (`equals: "${order.correlation_id}"`)
+        tolerance = substitute(step.get("tolerance"), state.env.vars)
         within = parse_duration(step["within"]) if "within" in step else 0.0
         interval = parse_duration(step.get("interval", PROBE_INTERVAL))
         waited: list[Any] = []
@@ -86,6 +90,27 @@ class Steps:
             state.add_verdict(Verdict(f"{kind}: {step['name']}", kind, result.value,
                                       expected, result.ok, detail))
         return bool(result.ok)
+
+    # -- monitoring ---------------------------------------------------------------------------
+    def monitoring_in_place(self, data: dict[str, Any]) -> bool:
+        """Before the steady state: is every alarm the experiment's checks read in place?
+        Each check left without one becomes a failed verdict (outcome.monitoring_verdicts);
+        False when there is any."""
+        checks = monitoring.relied_on(data)
+        failed: list[Verdict] = []
+
+        def look() -> ActivityOutcome:
+            gaps = monitoring.gaps(self.state.env.ctx,
+                                   [alarm for check in checks for alarm in check.alarms])
+            failed.extend(monitoring_verdicts(checks, gaps))
+            return ActivityOutcome(FAILED if failed else SUCCEEDED, {"gaps": gaps})
+
+        spec = {"type": "probe", "name": "monitoring-in-place", "probe": "monitoring",
+                "params": {"alarms": sorted({a for c in checks for a in c.alarms})}}
+        self.activities.run("before", spec, look)
+        for verdict in failed:
+            self.state.add_verdict(verdict)
+        return not failed
 
     # -- faults -----------------------------------------------------------------------------
     def fault(self, step: dict[str, Any], seed: int, role: str = "fault") -> None:

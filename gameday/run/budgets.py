@@ -2,7 +2,9 @@
 
 - command to the first request served: under 20 s;
 - the whole default game day under 6 minutes, `--quick` under 2;
-- a stream jam detected (alarm) under 15 s after the fault starts;
+- a stream jam detected (alarm) under 15 s after the fault starts; a silent consumer too (the
+  heartbeat alarm); a stuck correlation ID named under 75 s (per-minute Contributor Insights
+  data);
 - the payments breaker open under 2 s after the payments replicas die;
 - the breaker closed within its reset timeout + 2 s after the replicas return.
 
@@ -25,6 +27,12 @@ FIRST_REQUEST_GOAL_S = 20.0
 FULL_GOAL_S = 360.0
 QUICK_GOAL_S = 120.0
 JAM_DETECTION_GOAL_S = 15.0
+STUCK_ID_GOAL_S = 75.0
+# detection budgets whose alarm is not a jam alarm: alarm name suffix -> (what, goal)
+DETECTION_KINDS = {
+    "-consumer-silent": ("silent consumer detected", JAM_DETECTION_GOAL_S),
+    "-stuck-correlation-id": ("stuck correlation ID named", STUCK_ID_GOAL_S),
+}
 BREAKER_OPEN_GOAL_S = 2.0
 BREAKER_CLOSE_MARGIN_S = 2.0
 DEFAULT_RESET_TIMEOUT_S = 5.0
@@ -55,9 +63,12 @@ def compute(experiments: list[ExperimentSummary], *, first_request_s: float | No
         if jam:
             seen = [t for _, t in jam if t is not None]
             names = ", ".join(a.removeprefix("shop-") for a, _ in jam)
+            what, goal = next((kind for suffix, kind in DETECTION_KINDS.items()
+                               if all(a.endswith(suffix) for a, _ in jam)),
+                              ("stream jam detected", JAM_DETECTION_GOAL_S))
             budgets.append(Budget(
-                f"jam_detection_s[{exp.name}]", f"stream jam detected ({exp.name})",
-                JAM_DETECTION_GOAL_S, min(seen) if seen else None,
+                f"jam_detection_s[{exp.name}]", f"{what} ({exp.name})",
+                goal, min(seen) if seen else None,
                 f"first ALARM of {names} after the fault started"))
         for dep, t in _number(exp, "time_to_breaker_open_s"):
             budgets.append(Budget(

@@ -17,8 +17,9 @@ EXPERIMENTS_S = {
     "inventory-lambda-errors": 45.0,
     "inventory-throttled": 40.0,
     "payments-breaker": 30.0,
-    "poison-record": 40.0,
+    "poison-record": 65.0,  # waits for the per-minute stuck-correlation-ID alarm
     "storefront-replica-killed": 12.0,
+    "stream-consumer-down": 75.0,  # 30 s down, then the backlog drains
 }
 MIN_FACTOR, MAX_FACTOR = 0.75, 2.0
 

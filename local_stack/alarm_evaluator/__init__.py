@@ -13,10 +13,12 @@ code path ever compares metrics with an alarm, and no library reproduces CloudWa
 Modules, one job each:
 
 * ``evaluation`` — the rules, pure functions (unit-tested row by row against the user guide);
-* ``alarm_rule`` — an alarm's settings read from DescribeAlarms and validated;
+* ``alarm_rule`` — an alarm's settings read from DescribeAlarms and validated (metric math:
+  ``FILL(m, n)`` and ``INSIGHT_RULE_METRIC``, the two forms the shop's alarms use);
 * ``reason`` — CloudWatch-shaped ``StateReason`` / ``StateReasonData``;
 * ``datapoints`` — GetMetricData reads of each alarm's evaluation range (aligned periods);
-* ``runner`` — the loop: load, evaluate, write state changes, log transitions;
+* ``runner`` — the loop: load, evaluate, write state changes, log transitions; insight alarms
+  read ``local_stack.insight_rules`` (the Contributor Insights rules, from the log files);
 * ``prom`` — ``cloudwatch_alarm_state{alarm,state}`` and friends for Prometheus;
 * ``moto_history`` — the patch a moto server process installs so DescribeAlarmHistory works and
   alarms start in INSUFFICIENT_DATA;

@@ -1,4 +1,10 @@
-"""Command line: ``python -m local_stack.alarm_evaluator [--interval 1] [--metrics-port P]``.
+"""Command line: ``python -m local_stack.alarm_evaluator [--interval 1] [--metrics-port P]
+[--log-dir DIR]``.
+
+``--log-dir`` is where the local log groups are (``local_stack.log_groups``): with it the
+Contributor Insights rules stored in the endpoint are evaluated from those files and
+``INSIGHT_RULE_METRIC`` alarms work (``local_stack.insight_rules``); without it such alarms are
+not evaluated (logged).
 
 Targets the CloudWatch API at ``AWS_ENDPOINT_URL`` (or ``--endpoint-url``), which must be a
 loopback address: the evaluator writes alarm states, and must never do so in a real account.
@@ -39,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
                         help="CloudWatch endpoint (default: $AWS_ENDPOINT_URL)")
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    parser.add_argument("--log-dir", default=None,
+                        help="the local log groups' files: evaluate Contributor Insights rules")
     parser.add_argument("--once", action="store_true", help="run one round and exit")
     parser.add_argument("--log-level", default="INFO")
     return parser
@@ -77,7 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     cloudwatch = boto3.client("cloudwatch", endpoint_url=args.endpoint_url,
                               region_name=args.region)
     metrics = AlarmStateMetrics()
-    evaluator = AlarmEvaluator(cloudwatch, metrics=metrics)
+    insights = None
+    if args.log_dir:
+        from local_stack.insight_rules.source import InsightRuleSource
+
+        insights = InsightRuleSource(cloudwatch, args.log_dir)
+        insights.register(metrics.registry)
+    evaluator = AlarmEvaluator(cloudwatch, metrics=metrics, insights=insights)
     if args.metrics_port is not None:
         port = metrics.serve(args.metrics_port)
         log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", port)

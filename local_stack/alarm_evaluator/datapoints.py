@@ -16,6 +16,10 @@ PutMetricAlarm versions is not read: periods are always the aligned ones above.
 Why GetMetricData and not GetMetricStatistics: moto's GetMetricStatistics starts its buckets at
 the first datapoint's timestamp (not aligned to the period) and matches dimensions as a subset,
 while GetMetricData buckets from StartTime and matches the dimension set exactly, as AWS does.
+A ``FILL(m, n)`` alarm (``alarm_rule.MetricMath``) reads its metric the same way; then the
+periods of its range without data get ``n`` (``fill``), unless the range has no data at all.
+``INSIGHT_RULE_METRIC`` alarms are not read here (``local_stack.insight_rules`` computes them).
+
 Known moto 5 limitation: with dimensions given, its GetMetricData does not filter on the
 namespace, so two metrics with the same name and dimensions in different namespaces would be
 merged. The shop's metric names do not collide across namespaces.
@@ -78,16 +82,30 @@ def fetch_ranges(
     cloudwatch: Any, rules: Sequence[AlarmRule], now: _dt.datetime
 ) -> dict[str, list[Datapoint]]:
     """The evaluation range of every rule at `now`: alarm name -> datapoints, oldest first,
-    value None for a period without data."""
+    value None for a period without data (FILL alarms: filled, see ``fill``)."""
     groups: dict[tuple[int, int], list[AlarmRule]] = defaultdict(list)
     for rule in rules:
+        if rule.math is not None and rule.math.kind != "FILL":
+            raise ValueError(f"{rule.name}: {rule.math.kind} is not read from GetMetricData")
         groups[(rule.period, rule.range_periods)].append(rule)
     ranges: dict[str, list[Datapoint]] = {}
     for group in groups.values():
         for offset in range(0, len(group), MAX_QUERIES_PER_CALL):
             ranges.update(_fetch_group(cloudwatch, group[offset:offset + MAX_QUERIES_PER_CALL],
                                        now))
+    for rule in rules:
+        if rule.math is not None and rule.math.fill_value is not None:
+            ranges[rule.name] = fill(ranges[rule.name], rule.math.fill_value)
     return ranges
+
+
+def fill(points: list[Datapoint], value: float) -> list[Datapoint]:
+    """CloudWatch's FILL(m, value) over an evaluation range: periods without data get `value`;
+    a range without any data stays empty (the expression returns no datapoints, and the
+    alarm's TreatMissingData applies)."""
+    if all(dp.value is None for dp in points):
+        return points
+    return [dp if dp.value is not None else Datapoint(dp.start, value) for dp in points]
 
 
 def _fetch_group(

@@ -61,9 +61,17 @@ def _listing(points: list[Datapoint]) -> str:
     return "[" + ", ".join(shown) + "]"
 
 
-def state_reason(rule: AlarmRule, result: Evaluation, old_state: str) -> str:
-    """The human-readable StateReason for `result` (old_state: the state being left)."""
+Contributors = list[tuple[tuple[str, ...], float]]
+
+
+def state_reason(rule: AlarmRule, result: Evaluation, old_state: str,
+                 contributors: Contributors | None = None) -> str:
+    """The human-readable StateReason for `result` (old_state: the state being left); an
+    insight alarm's top contributor, when given, is named at the end."""
     text = _state_reason(rule, result, old_state)
+    if contributors:
+        keys, value = contributors[0]
+        text += f" Top contributor: {', '.join(keys)} ({value:g})."
     return text if len(text) <= MAX_REASON_CHARS else text[:MAX_REASON_CHARS - 3] + "..."
 
 
@@ -112,8 +120,10 @@ def _state_reason(rule: AlarmRule, result: Evaluation, old_state: str) -> str:
             f"{_was(len(real))} not {words} the threshold ({threshold}).{fill_note}")
 
 
-def state_reason_data(rule: AlarmRule, result: Evaluation, query_date: _dt.datetime) -> str:
-    """The StateReasonData JSON document for `result`."""
+def state_reason_data(rule: AlarmRule, result: Evaluation, query_date: _dt.datetime,
+                      contributors: Contributors | None = None) -> str:
+    """The StateReasonData JSON document for `result`; with `contributors` (an insight alarm
+    going to ALARM) also ``topContributors`` (local: AWS readers ask GetInsightRuleReport)."""
     newest_first = list(reversed(result.evaluated))
     evaluated = []
     for dp in newest_first:
@@ -134,6 +144,9 @@ def state_reason_data(rule: AlarmRule, result: Evaluation, query_date: _dt.datet
         data["startDate"] = iso(result.evaluated[0].start)
     if rule.unit:
         data["unit"] = rule.unit
+    if contributors is not None:
+        data["topContributors"] = [{"Keys": list(keys), "ApproximateAggregateValue": value}
+                                   for keys, value in contributors]
     return _fitted(data, evaluated)
 
 

@@ -13,7 +13,13 @@ Details that follow CloudWatch:
 * the state is only written when it changes; a state set by hand with SetAlarmState "lasts
   only until the next alarm comparison", i.e. until a new period completes;
 * a completed period is evaluated again during ``settle_s`` seconds after it closed, so that
-  datapoints sent up to a second late (publishers flush every second) still count.
+  datapoints sent up to a second late (publishers flush every second) still count;
+* ``INSIGHT_RULE_METRIC`` alarms read their datapoints from an ``InsightSource`` (the local
+  Contributor Insights rules, ``local_stack.insight_rules``), updated once per round; on a
+  change to ALARM the rule's top contributors over the evaluated periods go into the
+  StateReasonData (``topContributors``, GetInsightRuleReport's Contributors shape) and the
+  reason names the first, since moto has no GetInsightRuleReport to ask. Without a source such
+  alarms are not evaluated (logged once).
 """
 
 from __future__ import annotations
@@ -22,19 +28,32 @@ import datetime as _dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from local_stack.alarm_evaluator.alarm_rule import AlarmRule, UnsupportedAlarm
 from local_stack.alarm_evaluator.datapoints import fetch_ranges, range_end
-from local_stack.alarm_evaluator.evaluation import State, evaluate
+from local_stack.alarm_evaluator.evaluation import Datapoint, Evaluation, State, evaluate
 from local_stack.alarm_evaluator.prom import AlarmStateMetrics
 from local_stack.alarm_evaluator.reason import state_reason, state_reason_data
 
 log = logging.getLogger("local_stack.alarm_evaluator")
 
 MOTO_INITIAL_REASON = "Unchecked: Initial alarm creation"
+INSIGHT = "INSIGHT_RULE_METRIC"
+
+
+class InsightSource(Protocol):
+    """Where INSIGHT_RULE_METRIC alarms get their data (insight_rules.InsightRuleSource)."""
+
+    def update(self, now: float | None = None) -> None: ...
+
+    def ranges(self, alarms: Sequence[AlarmRule], now: _dt.datetime
+               ) -> dict[str, list[Datapoint]]: ...
+
+    def top_contributors(self, rule: str, start: float, end: float,
+                         n: int = 3) -> list[tuple[tuple[str, ...], float]]: ...
 
 
 @dataclass(frozen=True)
@@ -66,9 +85,11 @@ class AlarmEvaluator:
         metrics: AlarmStateMetrics | None = None,
         settle_s: float = 2.0,
         clock: Callable[[], float] = time.time,
+        insights: InsightSource | None = None,
     ) -> None:
         self.cloudwatch = cloudwatch
         self.metrics = metrics
+        self.insights = insights
         self.settle_s = settle_s
         self.clock = clock
         # (alarm name, configuration timestamp) -> (range end evaluated, when it was evaluated)
@@ -98,7 +119,12 @@ class AlarmEvaluator:
         self._done = {k: v for k, v in self._done.items() if k in live_keys}
         self._rejected &= live_keys
 
-        ranges = fetch_ranges(self.cloudwatch, [rule for rule, _ in due.values()], now)
+        insight = [rule for rule, _ in due.values() if _is_insight(rule)]
+        ranges = fetch_ranges(self.cloudwatch,
+                              [rule for rule, _ in due.values() if not _is_insight(rule)], now)
+        if self.insights is not None:
+            self.insights.update(now.timestamp())
+            ranges.update(self.insights.ranges(insight, now))
         transitions = []
         states = {a["AlarmName"]: effective_state(a) for a in alarms}
         for name, (rule, alarm) in due.items():
@@ -115,7 +141,11 @@ class AlarmEvaluator:
 
     def _rule(self, alarm: Mapping[str, Any], key: tuple[str, str]) -> AlarmRule | None:
         try:
-            return AlarmRule.from_api(alarm)
+            rule = AlarmRule.from_api(alarm)
+            if _is_insight(rule) and self.insights is None:
+                raise UnsupportedAlarm(f"{rule.name}: INSIGHT_RULE_METRIC needs the log files "
+                                       "of the rule's groups (--log-dir)")
+            return rule
         except (UnsupportedAlarm, ValueError, KeyError) as exc:
             if key not in self._rejected:
                 self._rejected.add(key)
@@ -143,13 +173,14 @@ class AlarmEvaluator:
         stored = str(alarm.get("StateValue"))
         if result.state is None or (result.state.value == old and old == stored):
             return None
-        reason = state_reason(rule, result, old)
+        contributors = self._contributors(rule, result)
+        reason = state_reason(rule, result, old, contributors)
         try:
             self.cloudwatch.set_alarm_state(
                 AlarmName=rule.name,
                 StateValue=result.state.value,
                 StateReason=reason,
-                StateReasonData=state_reason_data(rule, result, now),
+                StateReasonData=state_reason_data(rule, result, now, contributors),
             )
         except self.cloudwatch.exceptions.ResourceNotFound:
             log.info("alarm %s was deleted while being evaluated", rule.name)
@@ -160,6 +191,18 @@ class AlarmEvaluator:
         if self.metrics is not None:
             self.metrics.transition(rule.name, old, result.state.value)
         return Transition(rule.name, old, result.state.value, reason, now)
+
+    def _contributors(self, rule: AlarmRule, result: Evaluation
+                      ) -> list[tuple[tuple[str, ...], float]] | None:
+        """The top contributors over the evaluated periods, for an insight alarm going to
+        ALARM (None otherwise)."""
+        if (self.insights is None or not _is_insight(rule) or result.state is not State.ALARM
+                or not result.evaluated):
+            return None
+        assert rule.math is not None and rule.math.insight_rule is not None
+        start = result.evaluated[0].start.timestamp()
+        end = result.evaluated[-1].start.timestamp() + rule.period
+        return self.insights.top_contributors(rule.math.insight_rule, start, end)
 
     def run_forever(self, interval_s: float, stop: threading.Event) -> None:
         """Run a round every `interval_s` until `stop` is set; errors are logged, not raised."""
@@ -181,3 +224,6 @@ class AlarmEvaluator:
                     log.debug("evaluation round failed: %s", exc)
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
 
+
+def _is_insight(rule: AlarmRule) -> bool:
+    return rule.math is not None and rule.math.kind == INSIGHT

@@ -11,6 +11,8 @@ from ``AWS_REGION``/``AWS_DEFAULT_REGION``. Flags:
                           restart resumes at each mapping's StartingPosition)
 ``--shutdown-grace S``    at SIGTERM/SIGINT, in-flight invocations get S seconds (default 5);
                           unfinished ones are abandoned without checkpoint (redelivered)
+``--function-log-dir D``  append each function's output to its log group's file under D
+                          (``local_stack.log_groups``; default: the runtime's stderr)
 ``--no-cloudwatch``       do not publish to CloudWatch
 ``--log-level L``         default INFO
 
@@ -48,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--refresh-interval", type=float, default=1.0)
     parser.add_argument("--checkpoint-file", default=None)
     parser.add_argument("--shutdown-grace", type=float, default=5.0)
+    parser.add_argument("--function-log-dir", default=None,
+                        help="write each function's output to its log group's file here")
     parser.add_argument("--no-cloudwatch", action="store_true")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = StreamRuntime(
         args.endpoint, region=region, functions=functions, options=options,
         metrics_port=args.metrics_port, checkpoint_file=args.checkpoint_file,
-        cloudwatch=not args.no_cloudwatch,
+        cloudwatch=not args.no_cloudwatch, function_log_dir=args.function_log_dir,
     )
     stop = threading.Event()
 

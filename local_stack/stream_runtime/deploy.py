@@ -23,6 +23,8 @@ from typing import Any
 
 import boto3
 
+from local_stack.stream_runtime.esm_metrics import METRICS_CONFIG_GROUPS
+
 log = logging.getLogger(__name__)
 
 ROLE_NAME = "local-stream-runtime"
@@ -36,7 +38,7 @@ ESM_KEYS = {
     "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
     "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "DestinationConfig",
     "FunctionResponseTypes", "ParallelizationFactor", "StartingPosition", "Enabled",
-    "TumblingWindowInSeconds", "FilterCriteria",
+    "TumblingWindowInSeconds", "FilterCriteria", "MetricsConfig",
 }
 
 
@@ -142,6 +144,12 @@ def validate_esm_settings(settings: Mapping[str, Any]) -> None:
     check("FunctionResponseTypes", isinstance(get("FunctionResponseTypes"), list)
           and set(get("FunctionResponseTypes") or []) <= {"ReportBatchItemFailures"},
           "a list of ReportBatchItemFailures")
+    metrics = get("MetricsConfig")
+    check("MetricsConfig", isinstance(metrics, dict) and set(metrics) <= {"Metrics"}
+          and isinstance(metrics.get("Metrics", []), list)
+          and set(metrics.get("Metrics") or []) <= set(METRICS_CONFIG_GROUPS),
+          f"{{\"Metrics\": [...]}} of {list(METRICS_CONFIG_GROUPS)} (ErrorCount and "
+          "KafkaMetrics are Kafka groups)")
     check("TumblingWindowInSeconds", False, "tumbling windows are not implemented locally")
     check("FilterCriteria", False, "event filtering is not implemented locally")
     destination = ((get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")

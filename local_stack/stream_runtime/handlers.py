@@ -17,6 +17,11 @@ environment, timeout, memory) changes, as Lambda does after UpdateFunctionConfig
 The base environment of a worker is the runtime's own (endpoint URL, credentials, PYTHONPATH),
 with the function's variables on top.
 
+With a log directory (``--function-log-dir``), a worker's stdout/stderr — the function's log
+stream — is appended to the file of the function's log group (``/aws/lambda/<name>``,
+``local_stack.log_groups``), as Lambda sends it to CloudWatch Logs; that is what the local
+Contributor Insights rules read. Without one, workers write to the runtime's own stderr.
+
 Reserved concurrency is enforced here too: ``try_acquire`` fails (a throttle) when the function
 already runs ``ReservedConcurrentExecutions`` invocations; 0 throttles every invocation.
 """
@@ -39,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_stack.log_groups import log_group_path
 from local_stack.stream_runtime.metrics import HANDLER_METRICS_ENV
 
 log = logging.getLogger(__name__)
@@ -174,16 +180,26 @@ class EnvironmentTimedOut(Exception):
 class ExecutionEnvironment:
     """A worker process serving one invocation at a time over a JSON-lines pipe."""
 
-    def __init__(self, config: FunctionConfig, task_root: str | None = None) -> None:
+    def __init__(self, config: FunctionConfig, task_root: str | None = None,
+                 log_dir: str | Path | None = None) -> None:
         self.config = config
         self.key = config.environment_key
         self.log_stream = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
         env = lambda_environment(config, self.log_stream, task_root=task_root)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "local_stack.stream_runtime.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
-            env=env, cwd=task_root or os.getcwd(), start_new_session=True,
-        )
+        log_file = None
+        if log_dir is not None:  # the function's log group, shared by its environments
+            path = log_group_path(log_dir, config.log_group)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log_file = open(path, "ab")  # noqa: SIM115 - the child holds it; closed below
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "local_stack.stream_runtime.worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                env=env, cwd=task_root or os.getcwd(), start_new_session=True,
+            )
+        finally:
+            if log_file is not None:
+                log_file.close()  # the worker has its own descriptor (O_APPEND)
         self._buf = b""
         self.ready = False
         self.init_error: dict[str, Any] | None = None
@@ -273,9 +289,11 @@ class ExecutionEnvironment:
 class FunctionInvoker:
     """Runs invocations in per-function execution environments, under reserved concurrency."""
 
-    def __init__(self, task_root: str | None = None, idle_ttl_s: float = 300.0) -> None:
+    def __init__(self, task_root: str | None = None, idle_ttl_s: float = 300.0,
+                 log_dir: str | Path | None = None) -> None:
         self.task_root = task_root
         self.idle_ttl_s = idle_ttl_s
+        self.log_dir = log_dir
         self._lock = threading.Condition()
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
@@ -319,7 +337,7 @@ class FunctionInvoker:
         for old in stale:
             old.close(wait_s=1.0)
         if env is None:
-            env = ExecutionEnvironment(config, self.task_root)
+            env = ExecutionEnvironment(config, self.task_root, self.log_dir)
         with self._lock:
             self._busy.add(env)
         return env

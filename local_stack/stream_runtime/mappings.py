@@ -11,8 +11,8 @@ DeleteFunctionConcurrency, UpdateFunctionConfiguration.
 Every ESM setting the runtime uses is stored and returned by moto 5.2 itself (BatchSize,
 MaximumBatchingWindowInSeconds, MaximumRetryAttempts, MaximumRecordAgeInSeconds,
 BisectBatchOnFunctionError, DestinationConfig, FunctionResponseTypes, ParallelizationFactor,
-StartingPosition, State), so there is no side channel. moto validates none of the ranges AWS
-enforces; ``deploy.create_mapping`` does.
+StartingPosition, State; MetricsConfig since moto 5.1.0), so there is no side channel. moto
+validates none of the ranges AWS enforces; ``deploy.create_mapping`` does.
 
 If the Lambda API cannot be reached, the last good snapshot stays in force (logged).
 """
@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local_stack.stream_runtime.esm_metrics import EVENT_COUNT
 from local_stack.stream_runtime.handlers import FunctionConfig
 from local_stack.stream_runtime.semantics import EsmSettings
 
@@ -47,6 +48,11 @@ class MappingConfig:
     @property
     def enabled(self) -> bool:
         return self.state in ENABLED_STATES
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """MetricsConfig asks for the EventCount group (esm_metrics)."""
+        return EVENT_COUNT in self.settings.metrics
 
 
 def is_dynamodb_stream_arn(arn: str) -> bool:

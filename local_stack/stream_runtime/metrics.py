@@ -18,7 +18,9 @@ CloudWatch, namespace ``AWS/Lambda``, dimension ``FunctionName``, StorageResolut
 batch when it is sent to the function). As on AWS, IteratorAge exists only for invocations: a
 throttled or idle consumer publishes none, so an IteratorAge alarm must treat missing data as
 breaching. Namespace ``Shop/StreamRuntime`` (same dimension): ``RecordsRead``,
-``RecordsProcessed``, ``RecordsSentToOnFailure``, ``RecordsDiscarded``.
+``RecordsProcessed``, ``RecordsSentToOnFailure``, ``RecordsDiscarded``. The event source
+mappings' own metrics (``PolledEventCount``... by ``EventSourceMappingUUID``, on when the
+mapping's MetricsConfig asks) are ``esm_metrics``'s, reached as ``RuntimeMetrics.esm``.
 
 CloudWatch values are aggregated per metric and second into statistic sets and sent by a
 background thread about every second; a failing PutMetricData is logged and counted, never
@@ -38,6 +40,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from local_stack.stream_runtime.esm_metrics import EsmMetrics
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +194,7 @@ class RuntimeMetrics:
                                   ["function"], registry=self.registry)
         self.records = Counter("stream_runtime_records", "Stream records by outcome",
                                ["function", "outcome"], registry=self.registry)
+        self.esm = EsmMetrics(self.registry, cloudwatch)  # the mappings' EventCount group
         self._age_sources: list[IteratorAgeSource] = []
         self.registry.register(_IteratorAgeCollector(self._age_sources))
         self.handler_metrics_dir = handler_metrics_dir()

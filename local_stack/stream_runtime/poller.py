@@ -162,6 +162,31 @@ class ShardProcessor:
 
     # -- coordinator ----------------------------------------------------------------------------
     def run(self) -> str:
+        """The coordinator loop of one shard; returns why it left ("stopped", "deleted",
+        "disabled", "reconfigured", "finished", "gone" or "crashed").
+
+        Threads: this loop is the only one that reads the shard, forms batches and moves the
+        checkpoint forward in the store; lane steps (``_step``) run on the pool, one per lane at
+        a time, and report back by completing records in the tracker and putting retries at the
+        front of their lane, under ``self._cond`` (the shard's lock). The loop sleeps on that
+        condition, so a finished step wakes it at once.
+
+        Restart and checkpoint rules:
+
+        * the loop leaves, without invoking anything more, as soon as the mapping is deleted,
+          disabled or its ParallelizationFactor changes (the lane layout depends on it) or the
+          runtime stops; an invocation already running completes (its step then finds
+          ``halt`` set and puts its batch back, not invoked again);
+        * the saved checkpoint is only ever the tracker's: the highest sequence number with it
+          and everything read before it done (succeeded, sent to OnFailure or dropped). Records
+          read but not done are *not* covered: ``MappingConsumer`` restarts a processor from
+          ``seek_at(oldest outstanding)``, so they are read and delivered again
+          (at-least-once, as on AWS), with fresh retry counts;
+        * a crash of this loop (any exception but ShardGone) is logged; the consumer forgets
+          the shard and rediscovers it after 2 s from the stored checkpoint;
+        * "finished" (a closed shard read to its end and every record done) is stored, so a
+          restart never reads it again and its children may start.
+        """
         opts = self.svc.options
         now = time.monotonic()
         lanes = [Lane(i, window_start=now) for i in range(self.factor)]
@@ -172,6 +197,8 @@ class ShardProcessor:
         self.log.info("processing (parallelization factor %d)", self.factor)
         try:
             while True:
+                # 1. should this processor still run? The mapping is a snapshot the registry
+                #    refreshes about every second: changes through the Lambda API land here.
                 if self.svc.stop.is_set():
                     reason = "stopped"
                     break
@@ -187,13 +214,18 @@ class ShardProcessor:
                     break
                 settings = mapping.settings
                 now = time.monotonic()
+                # 2. read more when it is time to poll and the lanes have room: at most
+                #    read_ahead_batches batches per lane wait in memory, so a jammed lane stops
+                #    the reading (the backlog stays in the stream, as with Lambda's poller).
                 with self._cond:
                     waiting = sum(len(lane.pending) for lane in lanes)
                 room = settings.batch_size * self.factor * opts.read_ahead_batches - waiting
                 if not self.state.reader.ended and now >= next_poll and room > 0:
-                    next_poll = self._read(lanes, min(room, GET_RECORDS_LIMIT), now)
+                    next_poll = self._read(lanes, min(room, GET_RECORDS_LIMIT), now, mapping)
                 now = time.monotonic()
                 with self._cond:
+                    # 3. start a step on every idle lane whose back-off has passed: a batch to
+                    #    retry first (lane.work), else a new batch once full or its window is up.
                     for lane in lanes:
                         if lane.busy or now < lane.not_before:
                             continue
@@ -202,12 +234,16 @@ class ShardProcessor:
                         if batch is not None:
                             lane.busy = True
                             executor.submit(self._step, lane, batch)
+                    # 4. store how far the shard is done (a no-op while nothing finished).
                     self._save_checkpoint()
+                    # 5. a closed shard read to its end with nothing left anywhere: finished.
                     if (self.state.reader.ended and self.state.tracker.outstanding == 0
                             and not any(lane.busy or lane.pending or lane.work
                                         for lane in lanes)):
                         reason = "finished"
                         break
+                    # 6. sleep until the next poll, back-off end or batching window, at most a
+                    #    poll interval; a lane step finishing notifies and wakes this at once.
                     wake = next_poll if not self.state.reader.ended else now + opts.poll_interval_s
                     for lane in lanes:
                         if lane.busy:
@@ -226,6 +262,8 @@ class ShardProcessor:
             reason = "crashed"
             self.log.exception("shard processor failed; it will be restarted from its checkpoint")
         finally:
+            # leaving: no new step starts (halt), running steps finish or put their batch back
+            # (executor.shutdown waits for them), then the last checkpoint is stored
             self.halt.set()
             executor.shutdown(wait=True)
             with self._cond:
@@ -234,7 +272,7 @@ class ShardProcessor:
             self.log.info("stopped processing (%s)", reason)
         return reason
 
-    def _read(self, lanes: list[Lane], limit: int, now: float) -> float:
+    def _read(self, lanes: list[Lane], limit: int, now: float, mapping: MappingConfig) -> float:
         """One GetRecords; returns when to poll next."""
         opts = self.svc.options
         try:
@@ -246,6 +284,7 @@ class ShardProcessor:
                 self.log.warning("GetRecords failed (%d times): %s", self._read_errors.count, exc)
             return now + max(1.0, opts.poll_interval_s)
         self._read_errors.reset()
+        self.svc.metrics.esm.polled(mapping, len(records))  # 0 for an empty poll, as on AWS
         if not records:
             return now + opts.poll_interval_s
         with self._cond:
@@ -307,6 +346,8 @@ class ShardProcessor:
                 return rest
             lane.throttles += 1
             svc.metrics.throttled(function.name)
+            svc.metrics.esm.invoke_attempted(mapping, len(rest.records))
+            svc.metrics.esm.invoke_failed(mapping, len(rest.records))
             lane.not_before = time.monotonic() + backoff_s(
                 lane.throttles, opts.throttle_backoff_base_s, opts.throttle_backoff_max_s)
             if lane.throttles in (1, 10) or lane.throttles % 100 == 0:
@@ -325,12 +366,15 @@ class ShardProcessor:
         lane.throttles = 0
         svc.metrics.invoked(function.name, outcome.duration_s, error=not outcome.ok,
                             iterator_age_s=iterator_age)
+        svc.metrics.esm.invoke_attempted(mapping, len(rest.records))
         if outcome.ok:
             result = classify_response(outcome.response, rest.records,
                                        settings.report_batch_item_failures)
         else:
             result = InvocationResult(ResultKind.FUNCTION_ERROR,
                                       reason=f"{outcome.error_type}: {outcome.error_message}")
+        if result.kind is not ResultKind.SUCCESS:  # the records this invocation did not finish
+            svc.metrics.esm.invoke_failed(mapping, len(rest.records) - result.first_failed_index)
         return self._apply(lane, rest, result, mapping, function)
 
     def _apply(self, lane: Lane, batch: PendingBatch, result: InvocationResult,
@@ -383,10 +427,12 @@ class ShardProcessor:
                         return False
             self.log.warning("%d records %s sent to OnFailure %s (%s, %d invocations)",
                              n, span, destination, failed.condition, failed.invocations)
+            self.svc.metrics.esm.gave_up(mapping, n, delivered=True)
             outcome = "on_failure"
         else:
             self.log.warning("%d records %s discarded (%s, %d invocations, no OnFailure "
                              "destination)", n, span, failed.condition, failed.invocations)
+            self.svc.metrics.esm.gave_up(mapping, n, delivered=False)
             outcome = "discarded"
         with self._cond:
             self.state.tracker.complete(failed.records)

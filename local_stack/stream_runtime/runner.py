@@ -54,6 +54,7 @@ class StreamRuntime:
         cloudwatch: bool = True,
         cloudwatch_interval_s: float = 1.0,
         task_root: str | None = None,
+        function_log_dir: str | Path | None = None,
     ) -> None:
         check_loopback(urlparse(endpoint_url).hostname or "")
         check_loopback(metrics_host)
@@ -73,7 +74,7 @@ class StreamRuntime:
         self.metrics = RuntimeMetrics(cloudwatch=emitter)
         self.registry = MappingRegistry(lambda: lambda_client, functions=functions,
                                         refresh_s=self.options.refresh_s)
-        self.invoker = FunctionInvoker(task_root=task_root)
+        self.invoker = FunctionInvoker(task_root=task_root, log_dir=function_log_dir)
         self.checkpoints = CheckpointStore(checkpoint_file)
         self.stop_event = threading.Event()
         self.services = Services(

@@ -75,6 +75,8 @@ class EsmSettings:
     parallelization_factor: int = 1
     on_failure_arn: str | None = None
     starting_position: str = "TRIM_HORIZON"
+    metrics: tuple[str, ...] = ()  # MetricsConfig.Metrics (["EventCount"] turns the ESM
+    # metrics on, esm_metrics)
 
     @classmethod
     def from_api(cls, esm: Mapping[str, Any]) -> EsmSettings:
@@ -99,6 +101,7 @@ class EsmSettings:
             parallelization_factor=min(10, max(1, factor)),
             on_failure_arn=destination or None,
             starting_position=str(pick("StartingPosition", "TRIM_HORIZON")),
+            metrics=tuple((esm.get("MetricsConfig") or {}).get("Metrics") or ()),
         )
 
 

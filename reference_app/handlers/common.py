@@ -8,11 +8,14 @@ nothing runs between invocations on Lambda, so no background publisher is used. 
 SHOP_CLOUDWATCH_ENABLED=false; a failed publish is logged, never fails the batch.
 
 Batch semantics (`run_batch`): records are processed in stream order; the first record that
-raises stops the batch. If nothing was processed yet the exception is re-raised (the whole batch
-is retried and the invocation counts as a Lambda *Error*, which is what the jam alarm watches);
-otherwise the failed record and every later one are returned as `batchItemFailures`, so an event
-source mapping with `ReportBatchItemFailures` checkpoints the processed prefix and retries from
-the failed record. Every handler is idempotent, so retried records are harmless.
+raises stops the batch, and is logged as one structured JSON line with its correlation ID
+(`failure_log`: what the stuck-correlation-ID detector counts). If nothing was processed yet
+the exception is re-raised (the whole batch is retried and the invocation counts as a Lambda
+*Error*, which is what the jam alarm watches); otherwise the failed record and every later one
+are returned as `batchItemFailures`, so an event source mapping with `ReportBatchItemFailures`
+checkpoints the processed prefix and retries from the failed record. Every handler is
+idempotent, so retried records are harmless. A heartbeat record is acknowledged and counted
+(`ConsumerHeartbeats`, the consumer's liveness for the silent-consumer alarms).
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from typing import Any
 from prometheus_client import Counter
 
 from reference_app.aws import client as aws_client_factory
+from reference_app.cloudwatch import CONSUMER_HEARTBEATS
 from reference_app.config import Settings
 from reference_app.correlation import correlation_scope
 from reference_app.ddb import from_item
 from reference_app.fault_hooks import inject_lambda_fault
+from reference_app.handlers.failure_log import log_failure
 from reference_app.heartbeat import is_heartbeat
 
 LOGGER_NAME = "reference_app.handlers"
@@ -43,6 +48,11 @@ log.setLevel(os.environ.get("SHOP_HANDLER_LOG_LEVEL", "INFO").upper())
 STREAM_RECORDS = Counter(
     "shop_stream_records_total", "Stream records handled by the Lambda-style handlers",
     ["function", "outcome"],
+)
+HEARTBEATS = Counter(
+    "shop_stream_heartbeats_total", "Heartbeat records a stream handler acknowledged (about one "
+    "a second while it consumes): the Prometheus side of the ConsumerHeartbeats metric",
+    ["function"],
 )
 
 _lock = threading.RLock()  # aws() calls settings() while holding it
@@ -271,10 +281,14 @@ def _run_records(raw_records: list[dict[str, Any]], function_name: str, process:
                 with record_segment(function_name, record):
                     maybe_inject_fault(function_name, record)
                     ctx.log.debug("%s %s", record.event_name, record.keys)
-                    if not is_heartbeat(record.image):  # acknowledged, nothing to do
+                    if is_heartbeat(record.image):
+                        heartbeat_acknowledged(function_name)
+                    else:
                         process(ctx)
             except Exception as exc:
                 STREAM_RECORDS.labels(function_name, "failed").inc()
+                log_failure(function_name, ctx.correlation_id, record.sequence_number,
+                            record.event_name, exc)
                 remaining = len(raw_records) - index
                 if index == 0:
                     ctx.log.exception("record %s failed (%s); whole batch of %d fails",
@@ -286,6 +300,14 @@ def _run_records(raw_records: list[dict[str, Any]], function_name: str, process:
                 return batch_item_failures(raw_records[index:])
             STREAM_RECORDS.labels(function_name, "ok").inc()
     return {"batchItemFailures": []}
+
+
+def heartbeat_acknowledged(function_name: str) -> None:
+    """A heartbeat record, acknowledged (nothing else to do): count it, in CloudWatch
+    (`ConsumerHeartbeats` by FunctionName, sent with the batch's metrics) and Prometheus. The
+    count is the consumer's liveness: the silent-consumer alarms watch it."""
+    HEARTBEATS.labels(function_name).inc()
+    count_metric(CONSUMER_HEARTBEATS, 1.0, {"FunctionName": function_name})
 
 
 def batch_item_failures(raw_records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,10 @@ cancelled - the inventory service's own step and rollback of the checkout saga (
   becomes CANCELLED, CancelReason OUT_OF_STOCK, IF `Status = PENDING`.
 - MODIFY to CANCELLED: for the skus that have a `#SUB` row and no `#ADD` row, one transaction
   `Qty = Qty + n` and Put `<order_id>#ADD` IF `attribute_not_exists(TranId)`, with a
-  ConditionCheck that the order is CANCELLED. Stock is never released twice.
+  ConditionCheck that the order is CANCELLED. Stock is never released twice. An order whose
+  item list is malformed had nothing reserved (the reservation reads the same list before it
+  writes anything, and fails: a poison record, sent to OnFailure): its cancellation releases
+  nothing and succeeds, so the poison jams the shard once, not twice.
 
 Before the transaction, consistent reads skip an order that is no longer PENDING and cancel
 an obvious shortage without a doomed transaction (`_precheck`; the conditions still decide).
@@ -199,7 +202,13 @@ def _cancel_out_of_stock(order_id: str, short: list[str], ctx: RecordContext) ->
 def release(order: dict[str, Any], ctx: RecordContext) -> str:
     """Give back what the order reserved; returns 'released', 'already' or 'nothing'."""
     order_id = str(order["OrderId"])
-    skus = sorted(orders.order_items(order))
+    try:
+        skus = sorted(orders.order_items(order))
+    except orders.MalformedOrder as exc:
+        # reserve() parses the same list before any write, so it reserved nothing
+        ctx.log.warning("cancelled order %s: nothing was reserved, nothing to release (%s)",
+                        order_id, exc)
+        return "nothing"
     rows = _event_rows(order_id, skus)
     to_release = {sku: rows[(sku, SUB)] for sku in skus
                   if (sku, SUB) in rows and (sku, ADD) not in rows}

@@ -31,13 +31,24 @@ def count_order_event(status: str) -> None:
     count_metric(cw.ORDERS_COMPLETED if status == COMPLETED else cw.ORDERS_CANCELLED)
 
 
+class MalformedOrder(ValueError):
+    """The order's item list cannot be read (a line without Sku, a Qty that is no integer)."""
+
+
 def order_items(order: dict[str, Any]) -> dict[str, int]:
     """The order's `Items` as sku -> total quantity (a sku listed twice is summed, because a
-    transaction may touch each product row only once)."""
+    transaction may touch each product row only once); MalformedOrder when it is unreadable."""
     totals: dict[str, int] = {}
     for line in order.get("Items") or []:
-        sku = str(line["Sku"])
-        totals[sku] = totals.get(sku, 0) + int(line["Qty"])
+        try:
+            sku = str(line["Sku"])
+            qty = line["Qty"]
+            if isinstance(qty, bool) or int(qty) != qty:
+                raise ValueError(f"Qty {qty!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedOrder(f"order {order.get('OrderId')} has a malformed item line "
+                                 f"{line!r}: {exc}") from exc
+        totals[sku] = totals.get(sku, 0) + int(qty)
     return totals
 
 

@@ -70,3 +70,26 @@ def test_rejects_percentiles_and_metric_math_clearly() -> None:
 def test_rejects_invalid_settings(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         AlarmRule.from_api(api_alarm(**overrides))
+
+
+def test_reads_the_two_metric_math_forms_the_shop_uses() -> None:
+    fill = AlarmRule.from_api(api_alarm(Metrics=[
+        {"Id": "m1", "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": "Shop", "MetricName": "ConsumerHeartbeats",
+                       "Dimensions": [{"Name": "FunctionName", "Value": "f"}]},
+            "Period": 10, "Stat": "Sum"}},
+        {"Id": "e1", "Expression": "FILL(m1, 0)", "ReturnData": True}]))
+    assert (fill.namespace, fill.metric_name, fill.statistic, fill.period) == (
+        "Shop", "ConsumerHeartbeats", "Sum", 10)
+    assert fill.math is not None and fill.math.fill_value == 0.0
+    insight = AlarmRule.from_api(api_alarm(Metrics=[{
+        "Id": "e1", "Period": 60, "ReturnData": True,
+        "Expression": 'INSIGHT_RULE_METRIC("rule-1", MaxContributorValue)'}]))
+    assert insight.math is not None and insight.period == 60
+    assert (insight.math.insight_rule, insight.math.insight_metric) == (
+        "rule-1", "MaxContributorValue")
+    with pytest.raises(UnsupportedAlarm, match="no MetricStat query"):
+        AlarmRule.from_api(api_alarm(Metrics=[{"Id": "e1", "Expression": "FILL(m9, 0)"}]))
+    with pytest.raises(ValueError, match="unknown Contributor Insights metric"):
+        AlarmRule.from_api(api_alarm(Metrics=[{
+            "Id": "e1", "Period": 60, "Expression": "INSIGHT_RULE_METRIC('r', 'Top')"}]))

@@ -79,3 +79,12 @@ def test_promtool_check_config_with_targets_written(tmp_path: Path) -> None:
 def test_promtool_rule_unit_tests() -> None:
     done = promtool("test", "rules", "alerts_test.yml")
     assert "SUCCESS" in done.stdout
+
+
+def test_the_silent_consumer_and_the_stuck_correlation_id_have_prometheus_rules() -> None:
+    """The two detections added beside the CloudWatch alarms exist for Prometheus too, reading
+    the metrics the stack exports (handler heartbeats; the evaluator's insight gauges)."""
+    rules = {rule["alert"]: rule for group in yaml.safe_load(
+        (PROMETHEUS_DIR / "alerts.yml").read_text())["groups"] for rule in group["rules"]}
+    assert "shop_stream_heartbeats_total" in rules["StreamConsumerSilent"]["expr"]
+    assert "contributor_insights_contributor_value" in rules["StreamStuckCorrelationId"]["expr"]

@@ -68,6 +68,8 @@ def test_expired_flag_is_ignored_even_if_never_deleted(ssm: Any) -> None:
     json.dumps({"fault": "service-error", "fault_id": "x", "expires_at": 1e12, "status": 200}),
     json.dumps({"fault": "lambda-error", "fault_id": "x", "expires_at": 1e12,
                 "match": {"field": 1}}),
+    json.dumps({"fault": "lambda-error", "fault_id": "x", "expires_at": 1e12,
+                "match": []}),
 ])
 def test_malformed_flags_are_ignored_and_logged(ssm: Any, value: str,
                                                 caplog: pytest.LogCaptureFixture) -> None:
@@ -92,6 +94,25 @@ def test_match_affects_only_the_named_record(ssm: Any) -> None:
     flags.inject_before("lambda/shop-inventory", None)
     with pytest.raises(RuntimeError):
         flags.inject_before("lambda/shop-inventory", poison)
+
+
+def test_a_list_match_needs_every_condition(ssm: Any) -> None:
+    """A list of conditions, all of which must hold: the poison order's record that asks for a
+    reservation (Status PENDING) fails, its cancellation (a MODIFY to CANCELLED of the same
+    row) does not — one poison record, as a malformed order is (poison-record experiment)."""
+    _put(ssm, "lambda/shop-inventory", match=[{"field": "Owner", "equals": "poison"},
+                                              {"field": "Status", "equals": "PENDING"}])
+    flags = _flags(ssm)
+    pending = {"eventName": "INSERT", "dynamodb": {"NewImage": {"Owner": {"S": "poison"},
+                                                                "Status": {"S": "PENDING"}}}}
+    cancel = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"Owner": {"S": "poison"},
+                                                               "Status": {"S": "CANCELLED"}}}}
+    other = {"eventName": "INSERT", "dynamodb": {"NewImage": {"Owner": {"S": "alice"},
+                                                              "Status": {"S": "PENDING"}}}}
+    flags.inject_before("lambda/shop-inventory", cancel)
+    flags.inject_before("lambda/shop-inventory", other)
+    with pytest.raises(RuntimeError):
+        flags.inject_before("lambda/shop-inventory", pending)
 
 
 def test_rate_is_honoured_with_a_seeded_rng(ssm: Any) -> None:

@@ -42,6 +42,22 @@ def test_lambda_error_flag_round_trip(fake_stack: FakeStack) -> None:
     assert injector.undo(entry.fault_id).detail == "already undone"  # idempotent
 
 
+def test_lambda_error_match_conditions_are_written_and_bad_ones_refused(
+        fake_stack: FakeStack) -> None:
+    injector = _injector(fake_stack)
+    match = [{"field": "Owner", "equals": "p"}, {"field": "Status", "equals": "PENDING"}]
+    entry = injector.inject(injector.plan("lambda-error", "ALL", {
+        "function": FUNCTION, "match": match}, 30, seed=1))
+    spec = _flags(fake_stack).active(f"lambda/{FUNCTION}")
+    assert spec is not None and spec.match is not None
+    assert spec.match.conditions == (("Owner", "p"), ("Status", "PENDING"))
+    injector.undo(entry.fault_id)
+    for bad in ([], [{"field": "Owner", "equals": "p", "event": "INSERT"}], [{"field": "x"}]):
+        with pytest.raises(ValueError, match="match"):
+            injector.plan("lambda-error", "ALL", {"function": FUNCTION, "match": bad}, 30,
+                          seed=1)
+
+
 def test_unknown_function_fails_before_touching_anything(fake_stack: FakeStack) -> None:
     injector = _injector(fake_stack)
     with pytest.raises(InjectionFailed, match="no Lambda function shop-nope"):

@@ -27,7 +27,7 @@ from tests.conftest import REPO, RunningStack, start_stack, wait_until
 
 pytestmark = pytest.mark.integration
 
-RUN_TIMEOUT_S = 240
+RUN_TIMEOUT_S = 300  # a safety net: poison-record's control waits ~3 min
 
 
 def chaos(state_dir: Path, *argv: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,89 @@ def test_wait_until_deadline_and_errors() -> None:
     assert not failed.ok and failed.error == "RuntimeError: down" and failed.attempts >= 2
     once = wait_until(lambda: 0, lambda v: v > 0, 0, 0.01)
     assert not once.ok and once.attempts == 1
+
+
+def _history_item(ts: float, new: str, period: int, newest_start: str) -> dict[str, Any]:
+    data = {"version": "1.0", "oldState": {"stateValue": "OK"}, "newState": {
+        "stateValue": new, "stateReasonData": {
+            "period": period, "evaluatedDatapoints": [
+                {"timestamp": newest_start, "value": 5000.0},
+                {"timestamp": "2026-11-22T08:08:50.000+0000"}]}}}
+    return {"HistoryItemType": "StateUpdate", "Timestamp": ts, "HistoryData": json.dumps(data)}
+
+
+def test_an_alarm_caused_by_data_from_before_the_fault_is_no_detection() -> None:
+    """Detection ignores an ALARM whose evaluated datapoints all predate the fault (a leftover
+    of the previous experiment, a late evaluation): the evaluator's StateReasonData says which
+    periods it used."""
+    fault = datetime(2026, 11, 22, 8, 9, 12, tzinfo=UTC).timestamp()
+    old = alarms.parse_transition(_history_item(fault + 1, "ALARM", 10,
+                                                "2026-11-22T08:09:00.000+0000"))
+    assert old is not None and old.evaluated_until == fault - 2  # 08:09:10
+    assert old.stale(fault) and not old.stale(None) and not old.stale(fault - 5)
+    fresh = alarms.parse_transition(_history_item(fault + 9, "ALARM", 10,
+                                                  "2026-11-22T08:09:10.000+0000"))
+    assert fresh is not None and not fresh.stale(fault)  # its period ends after the start
+    assert alarms.evaluated_until("not json") is None and alarms.evaluated_until(None) is None
+
+    class Ctx:
+        def client(self, service: str) -> Any:
+            class Cloudwatch:
+                def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:  # noqa: N803
+                    data = json.loads(_history_item(0, "ALARM", 10, "2026-11-22T08:09:00.000"
+                                                    "+0000")["HistoryData"])
+                    return {"MetricAlarms": [{
+                        "AlarmName": AlarmNames[0], "StateValue": "ALARM",
+                        "StateReasonData": json.dumps(data["newState"]["stateReasonData"])}]}
+            return Cloudwatch()
+
+    ctx: Any = Ctx()
+    assert alarms.alarm_state(ctx, "a", fresh_since=fault) == alarms.STALE_ALARM
+    assert alarms.alarm_state(ctx, "a", fresh_since=fault - 5) == "ALARM"
+    assert alarms.alarm_state(ctx, "a") == "ALARM"
+
+
+def test_the_contributor_of_an_insight_alarm_comes_from_the_rule_report_else_the_reason() -> None:
+    """alarm-contributor asks GetInsightRuleReport as an AWS user would; where the endpoint has
+    none (moto), the local evaluator's topContributors in StateReasonData answer."""
+    from botocore.exceptions import ClientError
+
+    reason = {"period": 60, "evaluatedDatapoints": [
+        {"timestamp": "2026-11-22T08:09:00.000+0000", "value": 7.0}],
+        "topContributors": [{"Keys": ["cid-9"], "ApproximateAggregateValue": 7.0}]}
+    alarm = {"AlarmName": "stuck", "StateValue": "ALARM", "StateReasonData": json.dumps(reason),
+             "StateUpdatedTimestamp": datetime(2026, 11, 22, 8, 10, 1, tzinfo=UTC),
+             "Metrics": [{"Id": "e1", "Expression": "INSIGHT_RULE_METRIC('r1', "
+                                                   "'MaxContributorValue')"}]}
+
+    class Cloudwatch:
+        def __init__(self, report: dict[str, Any] | None) -> None:
+            self.report = report
+            self.asked: list[str] = []
+
+        def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:  # noqa: N803
+            return {"MetricAlarms": [alarm]}
+
+        def get_insight_rule_report(self, **kwargs: Any) -> dict[str, Any]:
+            self.asked.append(kwargs["RuleName"])
+            if self.report is None:
+                raise ClientError({"Error": {"Code": "NotImplemented"}}, "GetInsightRuleReport")
+            return self.report
+
+    class Ctx:
+        def __init__(self, cw: Cloudwatch) -> None:
+            self.cw = cw
+
+        def client(self, service: str, attempts: int = 3) -> Cloudwatch:
+            return self.cw
+
+    fault = datetime(2026, 11, 22, 8, 9, 30, tzinfo=UTC).timestamp()
+    local: Any = Ctx(Cloudwatch(None))
+    found = alarms.top_contributor(local, "stuck", fresh_since=fault)
+    assert (found["contributor"], found["value"], found["after_fault_s"]) == ("cid-9", 7.0, 31.0)
+    assert local.cw.asked == ["r1"]
+    aws: Any = Ctx(Cloudwatch({"Contributors": [
+        {"Keys": ["cid-1"], "ApproximateAggregateValue": 9.0}]}))
+    assert alarms.top_contributor(aws, "stuck", fresh_since=fault)["contributor"] == "cid-1"
+    before: Any = Ctx(Cloudwatch(None))  # an ALARM on data from before the fault names nobody
+    assert alarms.top_contributor(before, "stuck", fresh_since=fault + 3600)["contributor"] is None

@@ -189,3 +189,66 @@ def test_a_control_failing_on_something_else_is_inconclusive(fake_stack: FakeSta
     assert result.outcome == "failed"
     assert result.failed_as_expected() == ["orders-metric"]
     assert not result.conclusive_control and result.exit_code == 1
+
+
+MONITORED = """\
+version: 1
+title: jam detection
+steady-state-hypothesis:
+  title: the jam alarm is quiet
+  probes:
+    - name: jam-alarm-ok
+      probe: alarm
+      params: {alarm: shop-inventory-stream-jam}
+      tolerance: {in: [OK, INSUFFICIENT_DATA]}
+method:
+  - type: fault
+    name: inventory-errors
+    fault: lambda-error
+    params: {function: shop-inventory, rate: 1.0}
+    duration: 1s
+  - type: probe
+    name: jam-detected
+    probe: alarm
+    params: {alarm: shop-inventory-stream-jam}
+    tolerance: {equals: ALARM}
+verdicts:
+  - title: the jam alarm fires within 15 s
+    metric: time_to_alarm_s
+    params: {alarm: shop-inventory-stream-jam}
+    max: 15
+"""
+
+
+def test_deleted_or_disabled_monitoring_fails_the_detection_hypothesis_by_name(
+        fake_stack: FakeStack, tmp_path: Path) -> None:
+    """Missing monitoring is what a detection experiment exists to find: FAILED (not ERROR,
+    "steady state not met ... observed null"), each check that reads the alarm named with the
+    alarm and why, and nothing injected. With the alarm in place the same run goes on to
+    inject (its detection then fails for want of an evaluator: that is the fake's limit)."""
+    cloudwatch = fake_stack.aws.client("cloudwatch")
+    cloudwatch.delete_alarms(AlarmNames=["shop-inventory-stream-jam"])
+    result = _run(fake_stack, MONITORED, tmp_path / "deleted")
+    assert result.outcome == "failed" and not result.reason and result.exit_code == 1
+    failed = {v.title: v for v in result.verdicts if not v.passed}
+    assert set(failed) == {"monitoring for steady state: jam-alarm-ok",
+                           "monitoring for detection: jam-detected",
+                           "monitoring for the jam alarm fires within 15 s"}
+    assert all(v.observed == "alarm shop-inventory-stream-jam does not exist (deleted?)"
+               for v in failed.values())
+    assert not Ledger(fake_stack.state_dir).exists()
+
+    cloudwatch.put_metric_alarm(
+        AlarmName="shop-inventory-stream-jam", Namespace="AWS/Lambda", MetricName="IteratorAge",
+        Dimensions=[{"Name": "FunctionName", "Value": "shop-inventory"}], Statistic="Maximum",
+        Period=10, EvaluationPeriods=1, Threshold=3000.0,
+        ComparisonOperator="GreaterThanThreshold", ActionsEnabled=False)
+    disabled = _run(fake_stack, MONITORED, tmp_path / "disabled")
+    assert disabled.outcome == "failed" and not disabled.reason
+    assert {str(v.observed) for v in disabled.verdicts if not v.passed} == {
+        "alarm shop-inventory-stream-jam has its actions disabled: it would notify nobody"}
+
+    cloudwatch.enable_alarm_actions(AlarmNames=["shop-inventory-stream-jam"])
+    in_place = _run(fake_stack, MONITORED, tmp_path / "in-place")
+    assert not [v for v in in_place.verdicts if v.kind == "monitoring"]
+    assert Ledger(fake_stack.state_dir).exists()  # the method ran: the fault was injected

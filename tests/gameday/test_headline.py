@@ -55,9 +55,18 @@ def test_budgets_from_the_numbers_with_the_reset_timeout() -> None:
         "replicas_back_s[payments]": 2.0, "breaker_closed_after_return_s[payments]": 6.5})
     jam = ExperimentSummary("inventory-lambda-errors", "t", "passed", numbers={
         "time_to_alarm_s[shop-inventory-stream-jam]": 16.0})
+    poison = ExperimentSummary("poison-record", "t", "passed", numbers={
+        "time_to_alarm_s[shop-stream-stuck-correlation-id]": 50.0})
+    silent = ExperimentSummary("stream-consumer-down", "t", "passed", numbers={
+        "time_to_alarm_s[shop-inventory-consumer-silent]": 12.0})
     found = {b.name: b for b in budgets.compute(
-        [exp, jam], first_request_s=9.0, total_s=100.0, mode="quick",
+        [exp, jam, poison, silent], first_request_s=9.0, total_s=100.0, mode="quick",
         breakers={"payments": {"reset_timeout_s": 4.0}})}
+    stuck = found["jam_detection_s[poison-record]"]
+    assert (stuck.title, stuck.goal_s, stuck.status) == (
+        "stuck correlation ID named (poison-record)", 75.0, "within")
+    down = found["jam_detection_s[stream-consumer-down]"]
+    assert (down.title, down.goal_s) == ("silent consumer detected (stream-consumer-down)", 15.0)
     assert found["first_request_s"].status == "within"
     assert found["total_s"].goal_s == 120.0
     assert found["breaker_open_s[payments]"].status == "within"

@@ -166,3 +166,45 @@ def test_a_broken_tracer_does_not_fail_the_record(monkeypatch: pytest.MonkeyPatc
     answer = common.run_batch({"Records": [record]}, "fn",
                               lambda ctx: done.append(ctx.record.sequence_number))
     assert answer == {"batchItemFailures": []} and done == ["1000"]
+
+
+def test_each_failed_record_is_one_json_line_with_its_correlation_id(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Seed 004's detector reads these lines (the Contributor Insights rule counts them per
+    correlation_id): one per failed record, a JSON object on one line, on stderr (the
+    function's log stream)."""
+    import json
+
+    def process(ctx: common.RecordContext) -> None:
+        if ctx.record.keys["OrderId"] == "o1":
+            raise ValueError("Qty is not a number")
+
+    records = [raw_record(0, "o0", "PENDING", "c0"), raw_record(1, "o1", "PENDING", "c1")]
+    common.run_batch({"Records": records}, "shop-inventory", process)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if line.startswith("{")]
+    assert len(lines) == 1
+    [line] = lines
+    assert (line["event"], line["correlation_id"], line["function_name"]) == (
+        "RecordFailed", "c1", "shop-inventory")
+    assert (line["sequence_number"], line["error_type"], line["level"]) == (
+        "1001", "ValueError", "ERROR")
+
+
+def test_heartbeat_records_are_acknowledged_and_counted_not_processed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A consumer's liveness: each heartbeat it acknowledges is counted (CloudWatch
+    ConsumerHeartbeats by FunctionName, sent with the batch; Prometheus
+    shop_stream_heartbeats_total), and the processor never sees it."""
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(common, "flush_metrics", lambda: sent.append(
+        dict(common._pending_metrics)) or common._pending_metrics.clear())
+    heartbeat = raw_record(0, "heartbeat", "PENDING")
+    heartbeat["dynamodb"]["NewImage"]["Heartbeat"] = {"N": "1"}
+    before = common.HEARTBEATS.labels("shop-payment")._value.get()
+    seen: list[str] = []
+    common.run_batch({"Records": [heartbeat, raw_record(1, "o1", "PENDING")]}, "shop-payment",
+                     lambda ctx: seen.append(ctx.record.keys["OrderId"]))
+    assert seen == ["o1"]
+    assert common.HEARTBEATS.labels("shop-payment")._value.get() == before + 1
+    assert sent == [{("ConsumerHeartbeats", (("FunctionName", "shop-payment"),)): 1.0}]

@@ -245,3 +245,32 @@ def test_payments_unreachable_fails_the_invocation(shop: Shop,
         payment.handler(event(reserved), None)
     assert shop.order(order_id)["Status"] == "RESERVED"
     assert shop.payment_row(order_id)["Status"] == "AUTHORIZED"
+
+
+def test_a_poison_order_jams_the_inventory_shard_once_not_again_when_cancelled(
+        shop: Shop) -> None:
+    """An order row whose item list is malformed (Qty a string) fails its INSERT in the
+    inventory handler every time: after its retries it goes to OnFailure and the transaction
+    manager cancels it. That cancellation must not be a second poison record: nothing was
+    ever reserved for it (the reservation parses the same list before writing anything), so
+    there is nothing to release."""
+    from reference_app.ddb import to_item
+    from reference_app.transaction_manager import TransactionManager
+
+    shop.add_product("SKU-1", 10)
+    order_id = "ord-poison-1"
+    shop.ddb.put_item(TableName=shop.t.orders, Item=to_item({
+        "OrderId": order_id, "Owner": "mallory", "Status": "PENDING", "AmountCents": 1000,
+        "Items": [{"Sku": "SKU-1", "Qty": "lots", "PriceCents": 1000}],
+        "CorrelationId": f"cid-{order_id}", "Version": 1}))
+    orders_tap = shop.tap(shop.t.orders)
+    [insert] = orders_tap.read()
+    for _ in range(2):  # the poison: its INSERT fails whole, every time
+        with pytest.raises(ValueError):
+            inventory.handler(event([insert]), None)
+    assert TransactionManager(shop.settings).cancel(order_id, "ON_FAILURE:shop-inventory")
+    [cancelled] = orders_tap.read()
+    assert cancelled["dynamodb"]["NewImage"]["Status"] == {"S": "CANCELLED"}
+    assert inventory.handler(event([cancelled]), None) == {"batchItemFailures": []}
+    assert shop.product("SKU-1")["Qty"] == 10
+    assert shop.product("SKU-1", f"{order_id}#ADD") is None

@@ -86,3 +86,13 @@ def sleep_past_timeout(event: dict[str, Any], context: Any) -> None:
     _record(event, context)
     if not (_dir() / "heal").exists():
         time.sleep(30)
+
+
+def say(event: dict[str, Any], context: Any) -> None:
+    """Write one JSON line per record to stderr (the function's log stream)."""
+    import sys
+
+    _record(event, context)
+    for seq in _seqs(event):
+        sys.stderr.write(json.dumps({"said": seq, "pid": os.getpid()}) + "\n")
+        sys.stderr.flush()

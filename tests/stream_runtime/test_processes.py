@@ -230,6 +230,30 @@ def test_two_runtimes_do_not_share_metrics(clients: Clients) -> None:
         b.stop()
 
 
+def test_function_output_goes_to_its_log_group_file(scenario: Scenario) -> None:
+    """With a log directory, what a function's environments write is appended to the file of
+    its log group (/aws/lambda/<name>), as Lambda sends it to CloudWatch Logs: what the local
+    Contributor Insights rules read."""
+    from local_stack.log_groups import log_group_path, log_groups
+
+    sc = scenario
+    sc.deploy("say")
+    sc.map(BatchSize=1, ParallelizationFactor=2)
+    keys = sc.put(4)
+    log_dir = sc.dir / "log-groups"
+    sc.start(function_log_dir=log_dir)
+    eventually(lambda: sorted(sc.delivered_keys()) == sorted(keys))
+    path = log_group_path(log_dir, f"/aws/lambda/{sc.function}")
+    assert log_groups(log_dir) == {f"/aws/lambda/{sc.function}": path}
+
+    def said() -> list[str]:
+        lines = path.read_text().splitlines() if path.exists() else []
+        return sorted(json.loads(line)["said"] for line in lines if line.startswith('{"said"'))
+
+    eventually(lambda: len(said()) == 4, what="the handler's lines in the log group file")
+    assert said() == sorted(seq for call in sc.calls() for seq in call["seqs"])
+
+
 def test_moto_stores_every_esm_setting_the_runtime_reads(clients: Clients, tmp_path: Path) -> None:
     """The runtime reads ESM settings and reserved concurrency only from moto's own fields (no
     side channel); this pins that moto stores and returns each one, so an upgrade that drops
@@ -244,7 +268,7 @@ def test_moto_stores_every_esm_setting_the_runtime_reads(clients: Clients, tmp_p
            MaximumRecordAgeInSeconds=61, BisectBatchOnFunctionError=True,
            FunctionResponseTypes=["ReportBatchItemFailures"], ParallelizationFactor=3,
            DestinationConfig={"OnFailure": {"Destination": queue}},
-           StartingPosition="LATEST", Enabled=False)
+           StartingPosition="LATEST", Enabled=False, MetricsConfig={"Metrics": ["EventCount"]})
     (item,) = clients.lam.list_event_source_mappings(FunctionName=sc.function)[
         "EventSourceMappings"]
     mapping = mapping_from_api(item)
@@ -252,14 +276,16 @@ def test_moto_stores_every_esm_setting_the_runtime_reads(clients: Clients, tmp_p
     assert mapping.settings == EsmSettings(
         batch_size=7, max_batching_window_s=2, max_retry_attempts=3, max_record_age_s=61,
         bisect_on_error=True, report_batch_item_failures=True, parallelization_factor=3,
-        on_failure_arn=queue, starting_position="LATEST")
+        on_failure_arn=queue, starting_position="LATEST", metrics=("EventCount",))
+    assert mapping.metrics_enabled
     sc.update_mapping(Enabled=True, MaximumRetryAttempts=-1, BisectBatchOnFunctionError=False,
-                      FunctionResponseTypes=[])
+                      FunctionResponseTypes=[], MetricsConfig={"Metrics": []})
     (item,) = clients.lam.list_event_source_mappings(FunctionName=sc.function)[
         "EventSourceMappings"]
     updated = mapping_from_api(item)
     assert updated.enabled and updated.settings.max_retry_attempts == -1
     assert not updated.settings.bisect_on_error and not updated.settings.report_batch_item_failures
+    assert not updated.metrics_enabled
     conc = clients.lam.get_function_concurrency(FunctionName=sc.function)
     assert conc["ReservedConcurrentExecutions"] == 0
     clients.lam.delete_function_concurrency(FunctionName=sc.function)

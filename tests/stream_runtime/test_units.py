@@ -158,6 +158,8 @@ def test_checkpoint_file_round_trip(tmp_path: Path) -> None:
     {"FunctionResponseTypes": ["Nope"]},
     {"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:lambda:us-east-1:1:function:x"}}},
     {"Bogus": 1},
+    {"MetricsConfig": {"Metrics": ["KafkaMetrics"]}},  # a Kafka group
+    {"MetricsConfig": ["EventCount"]},
 ])
 def test_create_mapping_refuses_what_aws_refuses(settings: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -170,7 +172,9 @@ def test_valid_settings_pass() -> None:
                            "StartingPosition": "LATEST", "BisectBatchOnFunctionError": True,
                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
                            "DestinationConfig": {"OnFailure": {
-                               "Destination": "arn:aws:sqs:us-east-1:123456789012:q"}}})
+                               "Destination": "arn:aws:sqs:us-east-1:123456789012:q"}},
+                           "MetricsConfig": {"Metrics": ["EventCount"]}})
+    validate_esm_settings({"MetricsConfig": {"Metrics": []}})  # switched off again
 
 
 # -- moto hook -------------------------------------------------------------------------------------

@@ -23,7 +23,14 @@ per GetRecords), which grows the server without bound under a polling consumer; 
 after 15 minutes, as AWS documents (``ExpiredIteratorException`` afterwards).
 
 It also installs ``local_stack.alarm_evaluator.moto_history`` (DescribeAlarmHistory, alarm
-states as on AWS), which is written to be applied in the moto server process.
+states as on AWS), which is written to be applied in the moto server process, and
+``local_stack.moto_dynamodb_fixes`` (isolation, item-level transaction rollback, key queries).
+
+Serving (issue 11: under the game day's load the emulator was the bottleneck): waitress instead
+of moto's werkzeug development server (no access-log line per request, connections kept alive,
+a fixed thread pool; see ``AwsServer``), moto's per-request backend lookup remembered per host
+(``cached_dispatcher``) and its per-request action lookup cached per class
+(``cache_action_lookup``). None of these changes what any API answers.
 
 The ``/moto-api/`` endpoints (reset, data) stay available; the stack uses ``/moto-api/`` as the
 health check.
@@ -32,6 +39,7 @@ health check.
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import logging
 import signal
@@ -197,31 +205,98 @@ def _source_or_empty(obj: Any) -> str:
         return ""
 
 
-class AwsServer:
-    """moto's WSGI app behind a threaded werkzeug server, stoppable from any thread.
+def cached_dispatcher() -> Any:
+    """moto's DomainDispatcherApplication with its host → backend answer remembered.
 
-    The socket is bound in the constructor (an OSError there means the port is taken), unlike
-    moto's ThreadedMotoServer, which waits forever when its thread fails to bind.
+    moto works out the backend of every request anew: from the signature's service name it
+    builds a host name, then ``get_backend_for_host`` lists moto's package directory
+    (``backends.list_of_moto_modules``: a directory listing and ~200 ``isdir`` calls) and tries
+    every backend's URL regex until one matches, all under one lock (about 13 % of the
+    emulator's CPU under load). The answer depends on the host name only, and there are a
+    handful of those (one per service and region), so it is kept in a dict. A failed lookup
+    (None: moto then falls back to S3) is not kept.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class CachedDispatcher(DomainDispatcherApplication):
+        def __init__(self) -> None:
+            super().__init__(create_backend_app)
+            self._backends: dict[str, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            if host is None:
+                return None
+            backend = self._backends.get(host)
+            if backend is None:
+                backend = super().get_backend_for_host(host)
+                if backend:
+                    self._backends[host] = backend
+            return backend
+
+    return CachedDispatcher()
+
+
+def cache_action_lookup() -> bool:
+    """Remember each moto response class's method names.
+
+    ``BaseResponse.call_action`` asks ``method_names_from_class`` (``inspect.getmembers`` over
+    the class, a few hundred attributes) on every request to see whether the action is
+    implemented (about 3 % of the emulator's CPU under load). A class's methods do not change
+    once the server is serving (every patch here is applied before), so the answer is cached
+    per class. Returns False (logged; nothing changed) when moto no longer looks like that.
+    """
+    from moto.core import responses
+
+    original = getattr(responses, "method_names_from_class", None)
+    if original is None or "method_names_from_class(self.__class__)" not in _source_or_empty(
+            responses.BaseResponse.call_action):
+        log.warning("moto's BaseResponse.call_action changed: action lookup not cached")
+        return False
+    if getattr(original, _PATCH_MARK, False):
+        return True
+    cached = functools.lru_cache(maxsize=None)(original)
+    setattr(cached, _PATCH_MARK, True)
+    responses.method_names_from_class = cached
+    return True
+
+
+# waitress settings of the emulator. Threads: requests hold the GIL (and DynamoDB's lock) for
+# their whole CPU time, so more threads do not add throughput; 16 leave room for SQS long
+# polls (a ReceiveMessage with WaitTimeSeconds holds its thread that long). poll(): select()
+# cannot watch more than 1024 sockets, and every client keeps a pool of connections alive.
+SERVER_THREADS = 16
+WAITRESS_OPTIONS: dict[str, Any] = {"connection_limit": 2000, "channel_timeout": 120,
+                                    "asyncore_use_poll": True, "ident": None}
+
+
+class AwsServer:
+    """moto's WSGI app served by waitress, stoppable from any thread.
+
+    Why not moto's own server (werkzeug's development server): it writes an access-log line
+    per request (about 8 % of the emulator's CPU under the game day's load), starts a thread per
+    connection and answers every request with ``Connection: close``, so each boto3 call paid a
+    new TCP connection and a new thread on both sides. waitress (already the shop's server)
+    keeps connections alive, serves from a fixed pool of threads and logs no access lines.
+    The socket is bound in the constructor (an OSError there means the port is taken).
     """
 
-    def __init__(self, host: str, port: int) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
+    def __init__(self, host: str, port: int, threads: int = SERVER_THREADS) -> None:
+        import waitress
 
         disable_moto_stream_invocation()
         moto_dynamodb_fixes.install()
         expire_stream_iterators()
         install_cloudwatch_alarm_history()
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(host, port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server",
+        cache_action_lookup()
+        self._server = waitress.create_server(cached_dispatcher(), host=host, port=port,
+                                              threads=threads, **WAITRESS_OPTIONS)
+        self._thread = threading.Thread(target=self._server.run, name="moto-server",
                                         daemon=True)
         self._stopped = threading.Event()
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        return str(self._server.effective_host), int(self._server.effective_port)
 
     def start(self) -> tuple[str, int]:
         self._thread.start()
@@ -230,8 +305,7 @@ class AwsServer:
     def stop(self) -> None:
         if not self._stopped.is_set():
             self._stopped.set()
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._thread.join(timeout=10)
 
 
@@ -248,8 +322,6 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # werkzeug raises its own logger to INFO unless it has a level: one line per request
-    logging.getLogger("werkzeug").setLevel(args.log_level.upper())
     from local_stack.ports import check_loopback
 
     try:
@@ -265,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # e.g. moto_history.MotoCloudWatchChanged
         log.critical("refusing to start: %s: %s", type(exc).__name__, exc)
         return 3
-    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+    except OSError as exc:  # the port is taken
         log.critical("cannot listen on %s:%d: %s", args.host, args.port, exc)
         return 1
 
@@ -277,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # waitress warns each time a request waits for a thread: under load that is a line every
+    # few milliseconds, and waiting is expected (the requests queue for DynamoDB's lock anyway)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     host, port = server.start()
     log.info("moto server listening on http://%s:%d", host, port)
     while not stop_requested.wait(0.5):

@@ -32,6 +32,11 @@ a fixed thread pool; see ``AwsServer``), moto's per-request backend lookup remem
 (``cached_dispatcher``) and its per-request action lookup cached per class
 (``cache_action_lookup``). None of these changes what any API answers.
 
+Retention (``local_stack.retention``, defaults and flags in docs/retention.md): a sweeper thread
+trims what grows with load, as AWS does: stream records a window after every mapping (the stream
+runtime's ``--stream-checkpoints`` file) and reader passed them, CloudWatch datapoints, X-Ray
+traces, SQS messages. ``GET /_local_stack/retention`` shows what is held and was dropped.
+
 The ``/moto-api/`` endpoints (reset, data) stay available; the stack uses ``/moto-api/`` as the
 health check.
 """
@@ -46,10 +51,13 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from local_stack import moto_dynamodb_fixes
+from local_stack.retention import RetentionSettings, sweeper
+from local_stack.retention.streams import ISSUED
 
 log = logging.getLogger("local_stack.aws_server")
 
@@ -156,7 +164,7 @@ def expire_stream_iterators(lifetime_s: float = ITERATOR_LIFETIME_S) -> bool:
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        self.local_stack_created = time.monotonic()
+        setattr(self, ISSUED, time.monotonic())
 
     def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
         now = time.monotonic()
@@ -165,12 +173,12 @@ def expire_stream_iterators(lifetime_s: float = ITERATOR_LIFETIME_S) -> bool:
             try:
                 last_prune[0] = now
                 for arn, it in list(iterators.items()):
-                    if now - getattr(it, "local_stack_created", now) > lifetime_s:
+                    if now - getattr(it, ISSUED, now) > lifetime_s:
                         iterators.pop(arn, None)
             finally:
                 prune_lock.release()
         it = iterators.get(iterator_arn)
-        if it is None or now - getattr(it, "local_stack_created", now) > lifetime_s:
+        if it is None or now - getattr(it, ISSUED, now) > lifetime_s:
             raise JsonRESTError("ExpiredIteratorException",
                                 "Iterator expired. The iterator was created more than "
                                 f"{lifetime_s:.0f} seconds ago, or is unknown.")
@@ -280,7 +288,8 @@ class AwsServer:
     The socket is bound in the constructor (an OSError there means the port is taken).
     """
 
-    def __init__(self, host: str, port: int, threads: int = SERVER_THREADS) -> None:
+    def __init__(self, host: str, port: int, threads: int = SERVER_THREADS,
+                 retention: RetentionSettings | None = None) -> None:
         import waitress
 
         disable_moto_stream_invocation()
@@ -288,8 +297,11 @@ class AwsServer:
         expire_stream_iterators()
         install_cloudwatch_alarm_history()
         cache_action_lookup()
-        self._server = waitress.create_server(cached_dispatcher(), host=host, port=port,
-                                              threads=threads, **WAITRESS_OPTIONS)
+        sweeper.install()
+        self.retention = sweeper.Sweeper(retention or RetentionSettings.from_env())
+        app = sweeper.stats_app(cached_dispatcher(), self.retention)
+        self._server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                              **WAITRESS_OPTIONS)
         self._thread = threading.Thread(target=self._server.run, name="moto-server",
                                         daemon=True)
         self._stopped = threading.Event()
@@ -300,11 +312,13 @@ class AwsServer:
 
     def start(self) -> tuple[str, int]:
         self._thread.start()
+        self.retention.start()
         return self.address
 
     def stop(self) -> None:
         if not self._stopped.is_set():
             self._stopped.set()
+            self.retention.stop()
             self._server.close()
             self._thread.join(timeout=10)
 
@@ -317,6 +331,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
     parser.add_argument("--log-level", default="INFO")
+    keep = parser.add_argument_group(
+        "retention", "how long the emulator keeps what grows with load (local_stack.retention; "
+        "defaults from the GAMEDAY_*_RETENTION_S variables, else the module's defaults)")
+    keep.add_argument("--stream-retention", type=float, metavar="S",
+                      help="DynamoDB stream records are dropped S after every event source "
+                           "mapping and reader has passed them (default 300)")
+    keep.add_argument("--metric-retention", type=float, metavar="S",
+                      help="CloudWatch datapoints (default 900; at least twice the longest "
+                           "alarm look-back)")
+    keep.add_argument("--trace-retention", type=float, metavar="S",
+                      help="X-Ray traces (default 900)")
+    keep.add_argument("--sqs-retention", type=float, metavar="S",
+                      help="cap on every queue's MessageRetentionPeriod (default 3600; 0: the "
+                           "queue's own period only)")
+    keep.add_argument("--retention-sweep", type=float, metavar="S",
+                      help="seconds between trims (default 5)")
+    keep.add_argument("--stream-checkpoints", type=Path, metavar="FILE",
+                      help="the stream runtime's --checkpoint-file: a record a mapping has not "
+                           "passed is kept (without it, a stream with a mapping is never "
+                           "trimmed)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -330,7 +364,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
 
     try:
-        server = AwsServer(args.host, args.port)
+        retention = RetentionSettings.from_env(
+            stream_records_s=args.stream_retention, metric_datapoints_s=args.metric_retention,
+            traces_s=args.trace_retention, sqs_messages_s=args.sqs_retention,
+            sweep_every_s=args.retention_sweep, stream_checkpoints=args.stream_checkpoints)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    try:
+        server = AwsServer(args.host, args.port, retention=retention)
     except MotoHookNotFound as exc:
         log.critical("refusing to start: %s", exc)
         return 3

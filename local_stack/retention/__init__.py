@@ -16,13 +16,15 @@ thread in the emulator process (``local_stack.aws_server``) trims each one every
   deleted messages: 15 min (``GAMEDAY_DELETED_HANDLES_S``).
 - DynamoDB Streams shard iterators (AWS: 15 min): 15 min
   (``local_stack.aws_server.expire_stream_iterators``).
+- moto's registry of every model object it ever made (``instances_tracked``, for its dashboard):
+  weak, so it holds only what is still alive (``instances``). No setting.
 
 docs/retention.md has the same list for users. One module per store says what moto does and
-what the trim changes: ``streams``, ``cloudwatch``, ``xray``, ``sqs``; ``sweeper`` runs them and
-serves what is held and dropped at ``GET /_local_stack/retention`` on the emulator's port
-(JSON). Not trimmed, because they do not grow with load: DynamoDB items (the shop's data; no
-TTL is configured), alarms and their history (a line per state change), SSM parameters,
-Lambda functions and mappings.
+what the trim changes: ``streams``, ``cloudwatch``, ``xray``, ``sqs``, ``instances``;
+``sweeper`` runs them and serves what is held and dropped at ``GET /_local_stack/retention`` on
+the emulator's port (JSON). Not trimmed, because they do not grow with load: DynamoDB items
+(the shop's data; no TTL is configured), alarms and their history (a line per state change),
+SSM parameters, Lambda functions and mappings.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from local_stack.retention import RetentionSettings, cloudwatch, sqs, streams, xray
+from local_stack.retention import RetentionSettings, cloudwatch, instances, sqs, streams, xray
 
 log = logging.getLogger("local_stack.retention")
 
@@ -26,6 +26,7 @@ STATS_PATH = "/_local_stack/retention"
 
 def install() -> None:
     """Apply the patches the trims rely on (idempotent); MotoHookNotFound when moto moved."""
+    instances.install()
     streams.install()
     cloudwatch.install()
     xray.install()

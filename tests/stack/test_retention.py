@@ -9,9 +9,11 @@ the class patches the trims rely on are undone after each test (monkeypatch)."""
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
 import time
 import uuid
+import weakref
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 from moto.core.exceptions import JsonRESTError
 
-from local_stack.retention import RetentionSettings, cloudwatch, sqs, streams, xray
+from local_stack.retention import RetentionSettings, cloudwatch, instances, sqs, streams, xray
 
 ACCOUNT = "123456789012"
 
@@ -263,3 +265,29 @@ def test_receipt_handles_of_deleted_messages_are_forgotten_after_a_while() -> No
     assert queue.deleted_messages == {"c"}
     sqs._forget_deleted_handles(queue, 60, now=91)
     assert queue.deleted_messages == set()
+
+
+# -- moto's registry of model objects --------------------------------------------------------
+
+def test_moto_forgets_model_objects_nobody_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every moto model object used to stay in its class's instances_tracked forever (every
+    item version, stream record, datapoint, message): the emulator grew by each write."""
+    from moto.core.base_backend import InstanceTrackerMeta
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    monkeypatch.setattr(InstanceTrackerMeta, "instances_tracked", None, raising=False)
+
+    def dropped_is_freed() -> bool:
+        item = Item(DynamoType({"S": "k"}), None, {"K": {"S": "k"}})
+        ref = weakref.ref(item)
+        del item
+        gc.collect()
+        return ref() is None
+
+    assert not dropped_is_freed()  # negative control: plain moto keeps it
+    instances.install()
+    assert dropped_is_freed()
+    alive = Item(DynamoType({"S": "live"}), None, {"K": {"S": "live"}})
+    assert alive in Item.instances_tracked  # /moto-api/data.json still lists live objects
+    Item.instances_tracked = []  # moto's reset_model_data
+    assert alive not in Item.instances_tracked and dropped_is_freed()

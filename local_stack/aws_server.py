@@ -316,10 +316,16 @@ class AwsServer:
         return self.address
 
     def stop(self) -> None:
+        """Finish the requests being served (up to 5 s), then close every socket; the serving
+        thread ends when it has none left. (waitress's own ``close`` closes its wake-up pipe
+        first, which fails the threads still answering.)"""
         if not self._stopped.is_set():
             self._stopped.set()
             self.retention.stop()
-            self._server.close()
+            from waitress import wasyncore
+
+            self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+            wasyncore.close_all(self._server._map, ignore_all=True)
             self._thread.join(timeout=10)
 
 

@@ -79,14 +79,13 @@ class _TableCopyOff(threading.local):
     everything else is the real ``copy``."""
 
     active = False
+    table_cls: type | None = None  # moto's Table, set by _install_transactions
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
-        from moto.dynamodb.models.table import Table
-
-        if self.active and isinstance(obj, Table):
+        if self.active and self.table_cls is not None and isinstance(obj, self.table_cls):
             return obj
         return copy.deepcopy(obj, memo)
 
@@ -189,6 +188,9 @@ def _install_transactions(backend_cls: Any) -> None:
                 "local_stack/moto_dynamodb_fixes.py (item rollback) before using this moto")
     if getattr(models, "copy", None) is not copy:
         raise MotoHookNotFound("moto.dynamodb.models no longer uses the copy module as `copy`")
+    from moto.dynamodb.models.table import Table
+
+    _TableCopyOff.table_cls = Table
     models.copy = _TABLE_COPY  # type: ignore[attr-defined]
     backend_cls.transact_write_items = _item_rollback(method)
 

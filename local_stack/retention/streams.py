@@ -115,16 +115,28 @@ def read_checkpoints(path: Path | None) -> dict[str, dict[str, Any]]:
     return shards if isinstance(shards, dict) else {}
 
 
-def shard_floor(table: Any, iterators: list[Any], checkpoints: dict[str, dict[str, Any]],
-                now: float, window_s: float) -> int:
-    """The lowest sequence number of `table`'s shard some reader may still need (see module)."""
+def iterator_floors(iterators: Iterable[Any], now: float, window_s: float) -> dict[int, int]:
+    """id(shard) → the lowest position of an iterator on it issued within the window and not
+    used yet (one pass over every live iterator: there are tens of thousands under load)."""
+    floors: dict[int, int] = {}
+    for it in iterators:
+        if getattr(it, USED, False) or now - getattr(it, ISSUED, now) > window_s:
+            continue
+        key, seq = id(it.stream_shard), int(it.sequence_number)
+        if seq < floors.get(key, seq + 1):
+            floors[key] = seq
+    return floors
+
+
+def shard_floor(table: Any, iterator_floor: int | None,
+                checkpoints: dict[str, dict[str, Any]]) -> int:
+    """The lowest sequence number of `table`'s shard some reader may still need (see module):
+    `iterator_floor` from ``iterator_floors``, the mappings' checkpoints from `checkpoints`."""
     shard = table.stream_shard
     start = shard.starting_sequence_number
     floor = start + len(shard.items)
-    for it in iterators:
-        if it.stream_shard is shard and not getattr(it, USED, False) \
-                and now - getattr(it, ISSUED, now) <= window_s:
-            floor = min(floor, int(it.sequence_number))
+    if iterator_floor is not None:
+        floor = min(floor, iterator_floor)
     for esm in list(table.lambda_event_source_mappings.values()):
         entry = checkpoints.get(f"{esm.uuid}/{shard.id}")
         if not entry or entry.get("stream") != esm.event_source_arn:
@@ -154,13 +166,15 @@ def trim(window_s: float, checkpoint_file: Path | None, now: float | None = None
     checkpoints = read_checkpoints(checkpoint_file)
     dropped = held = 0
     with DYNAMODB_LOCK:
-        iterators = [it for backend in (streams_backends if streams_backends is not None
-                                        else every_backend(dynamodbstreams_backends))
-                     for it in list(backend.shard_iterators.values())]
+        by_shard = iterator_floors(
+            (it for backend in (streams_backends if streams_backends is not None
+                                else every_backend(dynamodbstreams_backends))
+             for it in list(backend.shard_iterators.values())), now, window_s)
         for backend in backends if backends is not None else every_backend(dynamodb_backends):
             for table in list(backend.tables.values()):
                 if table.stream_shard is not None:
-                    floor = shard_floor(table, iterators, checkpoints, now, window_s)
+                    floor = shard_floor(table, by_shard.get(id(table.stream_shard)),
+                                        checkpoints)
                     dropped += _trim_shard(table, floor, window_s, now)
                     held += len(table.stream_shard.items)
     return dropped, held

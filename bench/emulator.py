@@ -409,9 +409,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-min", type=float, default=3.0)
     parser.add_argument("--gameday-runs", type=int, default=3)
     parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--this-first", action="store_true",
+                        help="run this tree before the other in each section (the machine's "
+                             "load drifts: run once each way)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     trees = {"other": args.other.resolve(), "this": REPO}
+    if args.this_first:
+        trees = {"this": REPO, "other": args.other.resolve()}
     sections = [s for s in args.only.split(",") if s]
     unknown = set(sections) - {"micro", "soak", "gameday"}
     if unknown:

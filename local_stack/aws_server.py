@@ -23,9 +23,21 @@ per GetRecords), which grows the server without bound under a polling consumer; 
 after 15 minutes, as AWS documents (``ExpiredIteratorException`` afterwards).
 
 It also installs ``local_stack.moto_cloudformation_fixes`` (outputs, resource events and
-rollback for change sets, which ``gameday aws deploy`` uses) and
-``local_stack.alarm_evaluator.moto_history`` (DescribeAlarmHistory, alarm
-states as on AWS), which is written to be applied in the moto server process.
+rollback for change sets, which ``gameday aws deploy`` uses),
+``local_stack.alarm_evaluator.moto_history`` (DescribeAlarmHistory, alarm states as on AWS),
+which is written to be applied in the moto server process, and
+``local_stack.moto_dynamodb_fixes`` (isolation, item-level transaction rollback, key queries).
+
+Serving (issue 11: under the game day's load the emulator was the bottleneck): waitress instead
+of moto's werkzeug development server (no access-log line per request, connections kept alive,
+a fixed thread pool; see ``AwsServer``), moto's per-request backend lookup remembered per host
+(``cached_dispatcher``) and its per-request action lookup cached per class
+(``cache_action_lookup``). None of these changes what any API answers.
+
+Retention (``local_stack.retention``, defaults and flags in docs/retention.md): a sweeper thread
+trims what grows with load, as AWS does: stream records a window after every mapping (the stream
+runtime's ``--stream-checkpoints`` file) and reader passed them, CloudWatch datapoints, X-Ray
+traces, SQS messages. ``GET /_local_stack/retention`` shows what is held and was dropped.
 
 The ``/moto-api/`` endpoints (reset, data) stay available; the stack uses ``/moto-api/`` as the
 health check.
@@ -34,16 +46,20 @@ health check.
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import logging
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from local_stack import moto_cloudformation_fixes, moto_dynamodb_fixes
+from local_stack.retention import RetentionSettings, sweeper
+from local_stack.retention.streams import ISSUED
 
 log = logging.getLogger("local_stack.aws_server")
 
@@ -150,7 +166,7 @@ def expire_stream_iterators(lifetime_s: float = ITERATOR_LIFETIME_S) -> bool:
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        self.local_stack_created = time.monotonic()
+        setattr(self, ISSUED, time.monotonic())
 
     def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
         now = time.monotonic()
@@ -159,12 +175,12 @@ def expire_stream_iterators(lifetime_s: float = ITERATOR_LIFETIME_S) -> bool:
             try:
                 last_prune[0] = now
                 for arn, it in list(iterators.items()):
-                    if now - getattr(it, "local_stack_created", now) > lifetime_s:
+                    if now - getattr(it, ISSUED, now) > lifetime_s:
                         iterators.pop(arn, None)
             finally:
                 prune_lock.release()
         it = iterators.get(iterator_arn)
-        if it is None or now - getattr(it, "local_stack_created", now) > lifetime_s:
+        if it is None or now - getattr(it, ISSUED, now) > lifetime_s:
             raise JsonRESTError("ExpiredIteratorException",
                                 "Iterator expired. The iterator was created more than "
                                 f"{lifetime_s:.0f} seconds ago, or is unknown.")
@@ -199,42 +215,120 @@ def _source_or_empty(obj: Any) -> str:
         return ""
 
 
-class AwsServer:
-    """moto's WSGI app behind a threaded werkzeug server, stoppable from any thread.
+def cached_dispatcher() -> Any:
+    """moto's DomainDispatcherApplication with its host → backend answer remembered.
 
-    The socket is bound in the constructor (an OSError there means the port is taken), unlike
-    moto's ThreadedMotoServer, which waits forever when its thread fails to bind.
+    moto works out the backend of every request anew: from the signature's service name it
+    builds a host name, then ``get_backend_for_host`` lists moto's package directory
+    (``backends.list_of_moto_modules``: a directory listing and ~200 ``isdir`` calls) and tries
+    every backend's URL regex until one matches, all under one lock (about 13 % of the
+    emulator's CPU under load). The answer depends on the host name only, and there are a
+    handful of those (one per service and region), so it is kept in a dict. A failed lookup
+    (None: moto then falls back to S3) is not kept.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class CachedDispatcher(DomainDispatcherApplication):
+        def __init__(self) -> None:
+            super().__init__(create_backend_app)
+            self._backends: dict[str, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            if host is None:
+                return None
+            backend = self._backends.get(host)
+            if backend is None:
+                backend = super().get_backend_for_host(host)
+                if backend:
+                    self._backends[host] = backend
+            return backend
+
+    return CachedDispatcher()
+
+
+def cache_action_lookup() -> bool:
+    """Remember each moto response class's method names.
+
+    ``BaseResponse.call_action`` asks ``method_names_from_class`` (``inspect.getmembers`` over
+    the class, a few hundred attributes) on every request to see whether the action is
+    implemented (about 3 % of the emulator's CPU under load). A class's methods do not change
+    once the server is serving (every patch here is applied before), so the answer is cached
+    per class. Returns False (logged; nothing changed) when moto no longer looks like that.
+    """
+    from moto.core import responses
+
+    original = getattr(responses, "method_names_from_class", None)
+    if original is None or "method_names_from_class(self.__class__)" not in _source_or_empty(
+            responses.BaseResponse.call_action):
+        log.warning("moto's BaseResponse.call_action changed: action lookup not cached")
+        return False
+    if getattr(original, _PATCH_MARK, False):
+        return True
+    cached = functools.lru_cache(maxsize=None)(original)
+    setattr(cached, _PATCH_MARK, True)
+    responses.method_names_from_class = cached
+    return True
+
+
+# waitress settings of the emulator. Threads: requests hold the GIL (and DynamoDB's lock) for
+# their whole CPU time, so more threads do not add throughput; 16 leave room for SQS long
+# polls (a ReceiveMessage with WaitTimeSeconds holds its thread that long). poll(): select()
+# cannot watch more than 1024 sockets, and every client keeps a pool of connections alive.
+SERVER_THREADS = 16
+WAITRESS_OPTIONS: dict[str, Any] = {"connection_limit": 2000, "channel_timeout": 120,
+                                    "asyncore_use_poll": True, "ident": None}
+
+
+class AwsServer:
+    """moto's WSGI app served by waitress, stoppable from any thread.
+
+    Why not moto's own server (werkzeug's development server): it writes an access-log line
+    per request (about 8 % of the emulator's CPU under the game day's load), starts a thread per
+    connection and answers every request with ``Connection: close``, so each boto3 call paid a
+    new TCP connection and a new thread on both sides. waitress (already the shop's server)
+    keeps connections alive, serves from a fixed pool of threads and logs no access lines.
+    The socket is bound in the constructor (an OSError there means the port is taken).
     """
 
-    def __init__(self, host: str, port: int) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
+    def __init__(self, host: str, port: int, threads: int = SERVER_THREADS,
+                 retention: RetentionSettings | None = None) -> None:
+        import waitress
 
         disable_moto_stream_invocation()
         moto_dynamodb_fixes.install()
         moto_cloudformation_fixes.install()
         expire_stream_iterators()
         install_cloudwatch_alarm_history()
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(host, port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server",
+        cache_action_lookup()
+        sweeper.install()
+        self.retention = sweeper.Sweeper(retention or RetentionSettings.from_env())
+        app = sweeper.stats_app(cached_dispatcher(), self.retention)
+        self._server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                              **WAITRESS_OPTIONS)
+        self._thread = threading.Thread(target=self._server.run, name="moto-server",
                                         daemon=True)
         self._stopped = threading.Event()
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        return str(self._server.effective_host), int(self._server.effective_port)
 
     def start(self) -> tuple[str, int]:
         self._thread.start()
+        self.retention.start()
         return self.address
 
     def stop(self) -> None:
+        """Finish the requests being served (up to 5 s), then close every socket; the serving
+        thread ends when it has none left. (waitress's own ``close`` closes its wake-up pipe
+        first, which fails the threads still answering.)"""
         if not self._stopped.is_set():
             self._stopped.set()
-            self._server.shutdown()
-            self._server.server_close()
+            self.retention.stop()
+            from waitress import wasyncore
+
+            self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+            wasyncore.close_all(self._server._map, ignore_all=True)
             self._thread.join(timeout=10)
 
 
@@ -246,13 +340,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
     parser.add_argument("--log-level", default="INFO")
+    keep = parser.add_argument_group(
+        "retention", "how long the emulator keeps what grows with load (local_stack.retention; "
+        "defaults from the GAMEDAY_*_RETENTION_S variables, else the module's defaults)")
+    keep.add_argument("--stream-retention", type=float, metavar="S",
+                      help="DynamoDB stream records are dropped S after every event source "
+                           "mapping and reader has passed them (default 300)")
+    keep.add_argument("--metric-retention", type=float, metavar="S",
+                      help="CloudWatch datapoints (default 900; at least twice the longest "
+                           "alarm look-back)")
+    keep.add_argument("--trace-retention", type=float, metavar="S",
+                      help="X-Ray traces (default 900)")
+    keep.add_argument("--sqs-retention", type=float, metavar="S",
+                      help="cap on every queue's MessageRetentionPeriod (default 3600; 0: the "
+                           "queue's own period only)")
+    keep.add_argument("--retention-sweep", type=float, metavar="S",
+                      help="seconds between trims (default 5)")
+    keep.add_argument("--stream-checkpoints", type=Path, metavar="FILE",
+                      help="the stream runtime's --checkpoint-file: a record a mapping has not "
+                           "passed is kept (without it, a stream with a mapping is never "
+                           "trimmed)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # werkzeug raises its own logger to INFO unless it has a level: one line per request
-    logging.getLogger("werkzeug").setLevel(args.log_level.upper())
     from local_stack.ports import check_loopback
 
     try:
@@ -261,14 +373,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
 
     try:
-        server = AwsServer(args.host, args.port)
+        retention = RetentionSettings.from_env(
+            stream_records_s=args.stream_retention, metric_datapoints_s=args.metric_retention,
+            traces_s=args.trace_retention, sqs_messages_s=args.sqs_retention,
+            sweep_every_s=args.retention_sweep, stream_checkpoints=args.stream_checkpoints)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    try:
+        server = AwsServer(args.host, args.port, retention=retention)
     except MotoHookNotFound as exc:
         log.critical("refusing to start: %s", exc)
         return 3
     except RuntimeError as exc:  # e.g. moto_history.MotoCloudWatchChanged
         log.critical("refusing to start: %s: %s", type(exc).__name__, exc)
         return 3
-    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+    except OSError as exc:  # the port is taken
         log.critical("cannot listen on %s:%d: %s", args.host, args.port, exc)
         return 1
 
@@ -280,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # waitress warns each time a request waits for a thread: under load that is a line every
+    # few milliseconds, and waiting is expected (the requests queue for DynamoDB's lock anyway)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     host, port = server.start()
     log.info("moto server listening on http://%s:%d", host, port)
     while not stop_requested.wait(0.5):

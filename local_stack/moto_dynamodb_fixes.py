@@ -1,27 +1,52 @@
-"""Make moto's DynamoDB behave like DynamoDB where the harness depends on it.
+"""Make moto's DynamoDB behave like DynamoDB where the harness depends on it, at the cost
+DynamoDB has.
 
-Two gaps in moto 5.x, found while building the shop (both verified in moto's source):
+Four deviations from moto 5.x (each verified in moto's source; each has a test in
+tests/stack/test_moto_fixes.py that runs plain ``moto.server`` and shows it fail):
 
 1. **No isolation.** The threaded server runs requests concurrently and moto's conditional
    writes read-then-write without a lock, so two writers can both pass `Version = :v`, and a
    read can see a transaction's half-applied writes. DynamoDB serialises each item's writes and
    makes transactions all-or-nothing to readers. Fix: every DynamoDB and DynamoDB Streams API
-   call runs under one lock. moto is bound by the GIL anyway, so this costs little throughput
-   (measured: see bench/moto_isolation.py).
+   call runs under one lock (``DYNAMODB_LOCK``). moto is bound by the GIL anyway, so this costs
+   little throughput. Control: ``test_plain_moto_loses_updates``.
 
 2. **A cancelled transaction replaces the tables and their stream shards.** moto deep-copies
    every table a TransactWriteItems touches and, when the transaction is cancelled, puts the
    copies back. The stream shard goes with the copy, so every open shard iterator (a consumer's
    position) keeps pointing at the old shard and never sees a later write: the consumer stalls
-   silently. Fix: keep the original shard object, drop the records the cancelled transaction
-   appended to it (they never happened), and attach it to the restored table.
+   silently. Fix: the tables are never replaced (see 3); the records a cancelled transaction
+   appended to the shard are dropped (they never happened). Control:
+   ``test_plain_moto_loses_the_iterator``.
 
-`install()` patches once and refuses to run if moto's code has moved (MotoHookNotFound).
+3. **Every TransactWriteItems copies whole tables.** The same deep copy makes a transaction's
+   cost grow with the size of the tables it touches, stream records included: under the game
+   day's load it was a third of the emulator's CPU, and throughput fell as the orders grew.
+   DynamoDB's cost does not depend on the table size. Fix: before moto runs the transaction,
+   only the items it names are snapshotted (a deep copy of each, or "absent"); moto's table copy
+   is made an identity for the duration of the call (its ``copy`` module is shadowed in
+   ``moto.dynamodb.models`` by ``_TableCopyOff``, which copies everything but a ``Table`` as
+   before); on any failure the snapshotted items are put back (an absent one is removed) and
+   the shard is cut back. All-or-nothing, under the lock of 1, exactly as before, minus the
+   copy. Control: ``test_plain_moto_transactions_cost_grows_with_the_table``.
+
+4. **A Query on the table's key sorts the whole table.** moto's ``Table.query`` without an
+   index builds ``all_items()`` (every item of the table, sorted) and then keeps the ones with
+   the queried partition key, so each query costs O(n log n) in the table size. Fix: for such a
+   query ``all_items`` answers with that one partition's items (moto still filters and sorts
+   them by range key as before); index queries and scans are untouched. Control: the same
+   cost-ratio test as 3 (it queries too).
+
+`install()` patches once and refuses to run if moto's code has moved (MotoHookNotFound): each
+patch checks the moto source lines it relies on. Stream-record retention lives in
+``local_stack.retention``; it trims shards under ``DYNAMODB_LOCK`` too.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import inspect
 import logging
 import threading
 from typing import Any
@@ -33,7 +58,7 @@ _installed = False
 
 
 class MotoHookNotFound(RuntimeError):
-    """moto changed: a patched attribute is gone."""
+    """moto changed: a patched attribute is gone or no longer does what the patch assumes."""
 
 
 def _serialised(method: Any) -> Any:
@@ -46,29 +71,175 @@ def _serialised(method: Any) -> Any:
     return call
 
 
-def _keep_shards(transact: Any) -> Any:
+# -- 2 and 3: transactions roll back the items they touched, not whole tables ---------------
+
+class _TableCopyOff(threading.local):
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models``: while ``active`` (on
+    this thread, inside our TransactWriteItems), ``deepcopy(table)`` returns the table itself;
+    everything else is the real ``copy``."""
+
+    active = False
+    table_cls: type | None = None  # moto's Table, set by _install_transactions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
+        if self.active and self.table_cls is not None and isinstance(obj, self.table_cls):
+            return obj
+        return copy.deepcopy(obj, memo)
+
+
+_TABLE_COPY = _TableCopyOff()
+
+
+def _partition_get(table: Any, hash_key: Any, range_key: Any) -> Any:
+    """The stored item (None when absent), read without creating entries in moto's
+    ``defaultdict`` of partitions."""
+    if table.range_key_attr is None:
+        return table.items.get(hash_key)
+    return (table.items.get(hash_key) or {}).get(range_key)
+
+
+def _partition_set(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    """Put `item` back under its key, or remove the key when `item` is None."""
+    if table.range_key_attr is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+        return
+    partition = table.items.get(hash_key)
+    if item is not None:
+        table.items[hash_key][range_key] = item
+    elif partition is not None:
+        partition.pop(range_key, None)
+        if not partition:
+            table.items.pop(hash_key, None)
+
+
+class _ItemUndo:
+    """What a transaction may change: the items it names (a copy of each as it was) and the
+    length of each touched table's stream shard."""
+
+    def __init__(self, backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        self.items: list[tuple[Any, Any, Any, Any]] = []  # (table, hash, range, before)
+        self.shards: dict[int, tuple[Any, int]] = {}
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = backend.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                if table.stream_shard is not None:
+                    self.shards.setdefault(id(table), (table.stream_shard,
+                                                       len(table.stream_shard.items)))
+                if op_type == "ConditionCheck":
+                    continue
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                hash_key, range_key = backend.get_keys_value(table, key)
+            except Exception:  # noqa: BLE001 - moto refuses this entry before writing it
+                continue
+            before = _partition_get(table, hash_key, range_key)
+            # Update mutates the stored item in place: keep a copy, not a reference
+            self.items.append((table, hash_key, range_key, copy.deepcopy(before)))
+
+    def rollback(self) -> None:
+        for table, hash_key, range_key, before in reversed(self.items):
+            _partition_set(table, hash_key, range_key, before)
+        for shard, length in self.shards.values():
+            del shard.items[length:]
+
+
+def _item_rollback(transact: Any) -> Any:
     @functools.wraps(transact)
     def call(self: Any, transact_items: list[dict[str, Any]]) -> Any:
         with DYNAMODB_LOCK:
-            shards: dict[str, tuple[Any, int]] = {}
-            for item in transact_items:
-                _, op = next(iter(item.items()))
-                name = op.get("TableName")
-                table = self.tables.get(name) if name else None
-                if table is not None and getattr(table, "stream_shard", None) is not None:
-                    shards[name] = (table.stream_shard, len(table.stream_shard.items))
+            undo = _ItemUndo(self, transact_items)
+            _TABLE_COPY.active = True
             try:
                 return transact(self, transact_items)
-            except Exception:
-                for name, (shard, length) in shards.items():
-                    restored = self.tables.get(name)
-                    del shard.items[length:]
-                    if restored is not None and restored.stream_shard is not shard:
-                        shard.table = restored
-                        restored.stream_shard = shard
+            except BaseException:
+                undo.rollback()
                 raise
+            finally:
+                _TABLE_COPY.active = False
 
     return call
+
+
+def _install_transactions(backend_cls: Any) -> None:
+    import moto.dynamodb.models as models
+
+    method = getattr(backend_cls, "transact_write_items", None)
+    if not callable(method):
+        raise MotoHookNotFound("DynamoDBBackend.transact_write_items not found")
+    source = _source(method)
+    for needle in ("copy.deepcopy(", "self.tables[table_name] = original_table_state[table_name]"):
+        if needle not in source:
+            raise MotoHookNotFound(
+                f"DynamoDBBackend.transact_write_items no longer contains {needle!r}: review "
+                "local_stack/moto_dynamodb_fixes.py (item rollback) before using this moto")
+    if getattr(models, "copy", None) is not copy:
+        raise MotoHookNotFound("moto.dynamodb.models no longer uses the copy module as `copy`")
+    from moto.dynamodb.models.table import Table
+
+    _TableCopyOff.table_cls = Table
+    models.copy = _TABLE_COPY  # type: ignore[attr-defined]
+    backend_cls.transact_write_items = _item_rollback(method)
+
+
+# -- 4: Query on the table's key reads one partition ------------------------------------------
+
+def _partition_query(query: Any) -> Any:
+    signature = inspect.signature(query)
+
+    @functools.wraps(query)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        hash_key = arguments.get("hash_key")
+        if arguments.get("index_name") or hash_key is None:
+            return query(self, *args, **kwargs)
+        partition = self.items.get(hash_key)
+        if partition is None:
+            items: list[Any] = []
+        elif self.range_key_attr is None:
+            items = [partition]
+        else:
+            items = list(partition.values())
+        self.all_items = lambda: items  # shadows the method for this one call (under the lock)
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    return call
+
+
+def _install_query(table_cls: Any) -> None:
+    method = getattr(table_cls, "query", None)
+    if not callable(method):
+        raise MotoHookNotFound("Table.query not found")
+    params = inspect.signature(method).parameters
+    source = _source(method)
+    if "hash_key" not in params or "index_name" not in params or \
+            "item.hash_key == hash_key" not in source or "self.all_items()" not in source:
+        raise MotoHookNotFound("Table.query no longer filters all_items() by hash key: review "
+                               "local_stack/moto_dynamodb_fixes.py (partition query)")
+    table_cls.query = _partition_query(method)
+
+
+def _source(obj: Any) -> str:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError) as exc:
+        raise MotoHookNotFound(f"cannot read moto's source of {obj!r}: {exc}") from exc
 
 
 def install() -> None:
@@ -78,6 +249,7 @@ def install() -> None:
         return
     try:
         from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.models.table import Table
         from moto.dynamodb.responses import DynamoHandler
         from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     except ImportError as exc:
@@ -85,10 +257,10 @@ def install() -> None:
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         if not callable(getattr(handler, "call_action", None)):
             raise MotoHookNotFound(f"{handler.__name__}.call_action not found")
+    _install_transactions(DynamoDBBackend)
+    _install_query(Table)
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
         handler.call_action = _serialised(handler.call_action)  # type: ignore[method-assign]
-    if not callable(getattr(DynamoDBBackend, "transact_write_items", None)):
-        raise MotoHookNotFound("DynamoDBBackend.transact_write_items not found")
-    DynamoDBBackend.transact_write_items = _keep_shards(  # type: ignore[method-assign]
-        DynamoDBBackend.transact_write_items)
     _installed = True
-    log.info("moto DynamoDB: API calls serialised; stream shards kept on cancelled transactions")
+    log.info("moto DynamoDB: API calls serialised; transactions roll back the items they "
+             "touched (no table copies, stream shards kept); key queries read one partition")

@@ -231,7 +231,7 @@ class LocalStack:
         self.supervisor.start_group("stream-runtime", [ProcessSpec(
             "stream-runtime-1",
             self._python("-m", "local_stack.stream_runtime", "--metrics-port", str(runtime_port),
-                         "--checkpoint-file", str(self.state_dir / "stream-checkpoints.json"),
+                         "--checkpoint-file", str(self._checkpoint_file()),
                          "--function-log-dir", str(log_groups_dir)),
             {**base_env, HANDLER_METRICS_ENV: str(handler_metrics)},
             self._logs() / "stream-runtime-1.log", port=runtime_port,
@@ -300,9 +300,15 @@ class LocalStack:
         self.supervisor.event("stack_ready", "stack", seconds=self.state["ready_after_s"])
         return self.state
 
+    def _checkpoint_file(self) -> Path:
+        """The stream runtime's checkpoints; the emulator reads them too, so that it never trims
+        a stream record a mapping has not passed (local_stack.retention.streams)."""
+        return self.state_dir / "stream-checkpoints.json"
+
     def _aws_server_argv(self, port: int) -> list[str]:
-        # moto with its own Lambda invocation switched off and DynamoDB isolation fixed
-        return self._python("-m", "local_stack.aws_server", "--host", LOOPBACK, "--port", str(port))
+        # moto with its own Lambda invocation switched off, DynamoDB isolation fixed, retention
+        return self._python("-m", "local_stack.aws_server", "--host", LOOPBACK, "--port", str(port),
+                            "--stream-checkpoints", str(self._checkpoint_file()))
 
     # -- stop -------------------------------------------------------------------------------
     def stop(self) -> None:

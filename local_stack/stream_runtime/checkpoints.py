@@ -2,11 +2,12 @@
 
 AWS keeps an ESM's checkpoints for it; a local runtime that restarts (a chaos experiment may
 kill it) must not forget them, or a LATEST mapping skips what was written while it was down
-and a TRIM_HORIZON mapping redelivers the whole stream (moto never trims). So with
+and a TRIM_HORIZON mapping redelivers whatever the stream still holds. So with
 ``--checkpoint-file`` the store is loaded at start and rewritten atomically (write + rename) by
 a background flush at most every ``flush_interval_s`` and once more at stop. Without a file the
 checkpoints live as long as the process: a restart then begins again at the mapping's
-StartingPosition.
+StartingPosition. The local emulator reads the same file (``aws_server --stream-checkpoints``)
+and never trims a stream record a mapping has not passed (``local_stack.retention.streams``).
 
 A checkpoint is the sequence number up to which everything is done (see
 ``semantics.CheckpointTracker``); a shard also records when it is finished (closed and fully

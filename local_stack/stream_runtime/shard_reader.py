@@ -14,8 +14,9 @@ lineage, one iterator per shard, and records turned into the shape Lambda delive
   stream ARN, ``ApproximateCreationDateTime`` as epoch seconds (rounded down, as DynamoDB
   documents it), binary attribute values base64 again.
 
-What moto's stream gives (checked against moto 5.2): one shard per table, never closed and
-never trimmed, sequence numbers from 1100000000017454423009 up by one, eventVersion "1.0",
+What moto's stream gives (checked against moto 5.2): one shard per table, never closed (the
+local emulator trims it: ``local_stack.retention.streams``, TrimmedDataAccessException below
+the trim horizon), sequence numbers from 1100000000017454423009 up by one, eventVersion "1.0",
 awsRegion always "us-east-1", no eventSourceARN. The lineage code is exercised by unit tests
 with AWS-shaped shard lists.
 """

@@ -1,79 +1,100 @@
 """The local AWS endpoint behaves like DynamoDB where the saga depends on it: conditional writes
-are isolated, and a cancelled transaction does not cut an open stream iterator off."""
+are isolated, a cancelled transaction is all-or-nothing and does not cut an open stream iterator
+off, and a transaction or a key query costs the same on a big table as on an empty one. Each
+deviation from moto has its negative control here, run against plain `moto.server`."""
 
 from __future__ import annotations
 
-import os
+import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from local_stack.ports import free_port, wait_for_port
+from tests.conftest import client
 
 pytestmark = pytest.mark.integration
 
 
-def _server(*extra: str) -> Iterator[str]:
+def _server(module: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", *extra, "--host", "127.0.0.1", "--port", str(port)]
-        if extra[0] == "local_stack.aws_server"
-        else [sys.executable, "-m", *extra, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    argv = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)] \
+        if module == "local_stack.aws_server" \
+        else [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, 30)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     yield from _server("local_stack.aws_server")
 
 
-def _ddb(url: str) -> object:
-    return boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="t", aws_secret_access_key="t")
+@pytest.fixture(scope="module")
+def plain_moto() -> Iterator[str]:
+    yield from _server("moto.server")
 
 
-def _table(ddb: object, name: str) -> str:
-    ddb.create_table(  # type: ignore[attr-defined]
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "K", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "K", "AttributeType": "S"}],
+def _table(ddb: Any, name: str, range_key: bool = False) -> str:
+    keys = [{"AttributeName": "K", "KeyType": "HASH"}]
+    attrs = [{"AttributeName": "K", "AttributeType": "S"}]
+    if range_key:
+        keys.append({"AttributeName": "R", "KeyType": "RANGE"})
+        attrs.append({"AttributeName": "R", "AttributeType": "S"})
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=keys,
+        AttributeDefinitions=attrs,
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
-    return ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]  # type: ignore
+    return ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
 
 
-def _race(url: str, writers: int = 16, rounds: int = 15) -> int:
-    """Writers race to bump one item's Version with OCC; returns how many lost updates."""
-    ddb = _ddb(url)
-    name = f"race-{os.getpid()}"
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# -- 1. isolation ----------------------------------------------------------------------------
+
+def _race(url: str, writers: int = 12, rounds: int = 8) -> int:
+    """Writers race to set one item's Version to the next one with OCC (as the shop's carts
+    do); returns how many updates were lost (two writers "won" with the same version). Each
+    update also sets PAD attributes first, which widens moto's window between checking the
+    condition and writing Version."""
+    ddb = client("dynamodb", url)
+    name = _unique("race")
     _table(ddb, name)
-    ddb.put_item(TableName=name, Item={"K": {"S": "x"}, "Version": {"N": "0"}})  # type: ignore
-    wins = 0
+    ddb.put_item(TableName=name, Item={"K": {"S": "x"}, "Version": {"N": "0"}})
+    pads = ", ".join(f"P{n} = :pad" for n in range(PAD))
 
     def bump(_: int) -> int:
-        client = _ddb(url)
+        writer = client("dynamodb", url)
         won = 0
         for _round in range(rounds):
-            v = client.get_item(TableName=name, Key={"K": {"S": "x"}},  # type: ignore
-                                ConsistentRead=True)["Item"]["Version"]["N"]
+            v = int(writer.get_item(TableName=name, Key={"K": {"S": "x"}},
+                                    ConsistentRead=True)["Item"]["Version"]["N"])
             try:
-                client.update_item(  # type: ignore[attr-defined]
+                writer.update_item(
                     TableName=name, Key={"K": {"S": "x"}},
-                    UpdateExpression="SET Version = Version + :one",
+                    UpdateExpression=f"SET {pads}, Version = :next",
                     ConditionExpression="Version = :v",
-                    ExpressionAttributeValues={":v": {"N": v}, ":one": {"N": "1"}})
+                    ExpressionAttributeValues={":v": {"N": str(v)}, ":next": {"N": str(v + 1)},
+                                               ":pad": {"S": "p"}})
                 won += 1
             except ClientError:
                 pass
@@ -81,47 +102,180 @@ def _race(url: str, writers: int = 16, rounds: int = 15) -> int:
 
     with ThreadPoolExecutor(writers) as pool:
         wins = sum(pool.map(bump, range(writers)))
-    final = int(ddb.get_item(TableName=name, Key={"K": {"S": "x"}},  # type: ignore
+    final = int(ddb.get_item(TableName=name, Key={"K": {"S": "x"}},
                              ConsistentRead=True)["Item"]["Version"]["N"])
-    return wins - final  # > 0: two writers "won" with the same version
+    return wins - final
+
+
+PAD = 60
 
 
 def test_conditional_writes_are_isolated(endpoint: str) -> None:
     assert _race(endpoint) == 0
 
 
+# -- 2. a cancelled transaction keeps the stream shard ------------------------------------------
+
 def test_cancelled_transaction_keeps_stream_iterators(endpoint: str) -> None:
     _check_iterator_survives_cancelled_transaction(endpoint)
 
 
-def test_plain_moto_loses_the_iterator() -> None:
+def test_plain_moto_loses_the_iterator(plain_moto: str) -> None:
     """Negative control: without the fix, the consumer never sees the write after a cancelled
     transaction (the shard was replaced under its iterator)."""
-    for url in _server("moto.server"):
-        with pytest.raises(AssertionError):
-            _check_iterator_survives_cancelled_transaction(url)
+    with pytest.raises(AssertionError):
+        _check_iterator_survives_cancelled_transaction(plain_moto)
 
 
 def _check_iterator_survives_cancelled_transaction(endpoint: str) -> None:
-    ddb = _ddb(endpoint)
-    streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="t", aws_secret_access_key="t")
-    arn = _table(ddb, "tx")
+    ddb = client("dynamodb", endpoint)
+    streams = client("dynamodbstreams", endpoint)
+    name = _unique("tx")
+    arn = _table(ddb, name)
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
                                           ShardIteratorType="LATEST")["ShardIterator"]
-    ddb.put_item(TableName="tx", Item={"K": {"S": "a"}})  # type: ignore[attr-defined]
+    ddb.put_item(TableName=name, Item={"K": {"S": "a"}})
     with pytest.raises(ClientError, match="TransactionCanceled"):
-        ddb.transact_write_items(TransactItems=[  # type: ignore[attr-defined]
-            {"Put": {"TableName": "tx", "Item": {"K": {"S": "b"}}}},
-            {"Put": {"TableName": "tx", "Item": {"K": {"S": "a"}},
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": name, "Item": {"K": {"S": "b"}}}},
+            {"Put": {"TableName": name, "Item": {"K": {"S": "a"}},
                      "ConditionExpression": "attribute_not_exists(K)"}},
         ])
-    ddb.put_item(TableName="tx", Item={"K": {"S": "c"}})  # type: ignore[attr-defined]
+    ddb.put_item(TableName=name, Item={"K": {"S": "c"}})
     got = streams.get_records(ShardIterator=iterator)["Records"]
     keys = [r["dynamodb"]["Keys"]["K"]["S"] for r in got]
     # "b" was rolled back: never visible; "c" came after the cancelled transaction: visible
     assert keys == ["a", "c"]
     seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in got]
     assert seqs == sorted(seqs)
-    assert "b" not in {i["K"]["S"] for i in ddb.scan(TableName="tx")["Items"]}  # type: ignore
+    assert "b" not in {i["K"]["S"] for i in ddb.scan(TableName=name)["Items"]}
+
+
+# -- 3. all-or-nothing with item snapshots, same as moto's table copies -----------------------
+
+def _all_or_nothing(url: str) -> list[Any]:
+    """Cancelled and refused transactions that wrote before failing; returns what a reader
+    sees afterwards (the same for plain moto and for the item rollback)."""
+    ddb = client("dynamodb", url)
+    streams = client("dynamodbstreams", url)
+    hashed, ranged = _unique("aon"), _unique("aon-r")
+    arn = _table(ddb, hashed)
+    _table(ddb, ranged, range_key=True)
+    ddb.put_item(TableName=hashed, Item={"K": {"S": "kept"}, "N": {"N": "1"},
+                                         "M": {"M": {"x": {"L": [{"S": "y"}]}}}})
+    ddb.put_item(TableName=hashed, Item={"K": {"S": "gone"}})
+    ddb.put_item(TableName=hashed, Item={"K": {"S": "guard"}})
+    ddb.put_item(TableName=ranged, Item={"K": {"S": "p"}, "R": {"S": "1"}, "N": {"N": "1"}})
+    before = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=before["ShardId"],
+                                          ShardIteratorType="LATEST")["ShardIterator"]
+    writes = [
+        {"Update": {"TableName": hashed, "Key": {"K": {"S": "kept"}},
+                    "UpdateExpression": "SET N = N + :one, M.x[0] = :z REMOVE Extra",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":z": {"S": "z"}}}},
+        {"Update": {"TableName": hashed, "Key": {"K": {"S": "born-by-update"}},
+                    "UpdateExpression": "SET N = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"Delete": {"TableName": hashed, "Key": {"K": {"S": "gone"}}}},
+        {"Put": {"TableName": hashed, "Item": {"K": {"S": "new"}}}},
+        {"Put": {"TableName": ranged, "Item": {"K": {"S": "p"}, "R": {"S": "2"}}}},
+        {"Update": {"TableName": ranged, "Key": {"K": {"S": "p"}, "R": {"S": "1"}},
+                    "UpdateExpression": "SET N = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+        {"Put": {"TableName": ranged, "Item": {"K": {"S": "q"}, "R": {"S": "1"}}}},
+    ]
+    outcomes = []
+    failing = {"ConditionCheck": {"TableName": hashed, "Key": {"K": {"S": "guard"}},
+                                  "ConditionExpression": "attribute_not_exists(K)"}}
+    duplicate = {"Put": {"TableName": ranged, "Item": {"K": {"S": "q"}, "R": {"S": "1"}}}}
+    for last in (failing, duplicate):  # cancelled at the end; refused in the middle
+        try:
+            ddb.transact_write_items(TransactItems=[*writes, last])
+        except ClientError as exc:
+            outcomes.append(exc.response["Error"]["Code"])
+    rows = [sorted(map(repr, ddb.scan(TableName=t, ConsistentRead=True)["Items"]))
+            for t in (hashed, ranged)]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    return [outcomes, rows, len(records)]
+
+
+def test_transactions_are_all_or_nothing_like_moto(endpoint: str, plain_moto: str) -> None:
+    ours = _all_or_nothing(endpoint)
+    assert ours[0] == ["TransactionCanceledException", "ValidationException"]
+    assert ours[2] == 0  # nothing reached the stream
+    assert ours[1] == _all_or_nothing(plain_moto)[1]  # the tables as moto's copies left them
+    assert any("'kept'" in row and "'1'" in row and "'y'" in row for row in ours[1][0])
+
+
+# -- 3 and 4. cost independent of the table size ------------------------------------------------
+
+BIG_TABLE_ITEMS = 3000
+RATIO_LIMIT = 2.5  # a few thousand items; moto's copies make it ~10-100x, the fix ~1x
+
+
+def _fill(ddb: Any, table: str, items: int) -> None:
+    for start in range(0, items, 25):
+        ddb.batch_write_item(RequestItems={table: [
+            {"PutRequest": {"Item": {"K": {"S": f"bulk-{n // 10}"}, "R": {"S": f"{n:05d}"},
+                                     "Payload": {"S": "x" * 200}}}}
+            for n in range(start, min(items, start + 25))]})
+
+
+def _seconds(call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def _cost_ratios(url: str, rounds: int = 15) -> dict[str, float]:
+    """Median latency on a table of BIG_TABLE_ITEMS items over the same on an empty table, for a
+    two-item TransactWriteItems and a key Query, measured interleaved in one run."""
+    ddb = client("dynamodb", url)
+    empty, big = _unique("empty"), _unique("big")
+    for table in (empty, big):
+        _table(ddb, table, range_key=True)
+    _fill(ddb, big, BIG_TABLE_ITEMS)
+    counter = iter(range(10**6))
+
+    def transact(table: str) -> Callable[[], Any]:
+        return lambda: ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": {"K": {"S": "hot"}, "R": {"S": "v"}},
+                        "UpdateExpression": "ADD Version :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Put": {"TableName": table, "Item": {"K": {"S": f"order-{next(counter)}"},
+                                                  "R": {"S": "-"}},
+                     "ConditionExpression": "attribute_not_exists(K)"}},
+        ])
+
+    def query(table: str) -> Callable[[], Any]:
+        return lambda: ddb.query(TableName=table, KeyConditionExpression="K = :k",
+                                 ExpressionAttributeValues={":k": {"S": "hot"}})
+
+    ratios = {}
+    for name, make in (("transact", transact), ("query", query)):
+        small_s, big_s = [], []
+        for _ in range(rounds):  # interleaved: the machine's noise hits both alike
+            small_s.append(_seconds(make(empty)))
+            big_s.append(_seconds(make(big)))
+        ratios[name] = statistics.median(big_s) / statistics.median(small_s)
+    return ratios
+
+
+def test_transactions_and_queries_cost_the_same_on_a_big_table(endpoint: str) -> None:
+    ratios = _cost_ratios(endpoint)
+    assert ratios["transact"] < RATIO_LIMIT, ratios
+    assert ratios["query"] < RATIO_LIMIT, ratios
+
+
+def test_plain_moto_transactions_cost_grows_with_the_table(plain_moto: str) -> None:
+    """Negative control: moto deep-copies the whole table (and its stream) per transaction and
+    sorts the whole table per key query."""
+    ratios = _cost_ratios(plain_moto)
+    assert ratios["transact"] >= RATIO_LIMIT, ratios
+    assert ratios["query"] >= RATIO_LIMIT, ratios
+
+
+def test_isolation_control_plain_moto_loses_updates(plain_moto: str) -> None:
+    """Negative control for the lock: plain moto lets two writers pass the same Version."""
+    assert _race(plain_moto) > 0

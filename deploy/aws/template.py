@@ -676,6 +676,29 @@ def _alarms(b: Builder) -> None:
              "SSM prefix of the fault flags the shop reads (chaos/README.md)")
 
 
+def _undo_role(b: Builder) -> None:
+    """The role EventBridge Scheduler assumes to undo a chaos fault whose CLI is gone
+    (chaos/faults/aws/scheduled_undo.py): exactly the undo calls, on the stack's resources."""
+    arn = "arn:${AWS::Partition}"
+    here = "${AWS::Region}:${AWS::AccountId}"
+    prefix = PARAMETER_PREFIX.rstrip("/")
+    statements = [
+        _allow(["ecs:UpdateService"], [sub(f"{arn}:ecs:{here}:service/${{Cluster}}/*")]),
+        _allow(["lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"],
+               [sub(f"{arn}:lambda:{here}:function:{ALARM_PREFIX}*")]),
+        _allow(["lambda:UpdateEventSourceMapping"],
+               [sub(f"{arn}:lambda:{here}:event-source-mapping:*")]),
+        _allow(["ssm:DeleteParameter"], [sub(f"{arn}:ssm:{here}:parameter{prefix}/*")]),
+        _allow(["cloudwatch:PutMetricAlarm"],
+               [sub(f"{arn}:cloudwatch:{here}:alarm:{ALARM_PREFIX}*")]),
+    ]
+    logical_id = _role(b, "UndoSchedulerRole", "scheduler.amazonaws.com", tags.IAM, statements)
+    b.resources[logical_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0][
+        "Condition"] = {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
+    b.output(out.UNDO_ROLE_ARN, att(logical_id, "Arn"),
+             "Role EventBridge Scheduler assumes to undo a chaos fault (scheduled undo)")
+
+
 def _locust(b: Builder) -> None:
     b.add("LocustStack", "AWS::CloudFormation::Stack", {
         "TemplateURL": ref("LocustTemplateUrl"),
@@ -709,6 +732,7 @@ def build() -> dict[str, Any]:
     _cache(b)
     _services(b)
     _alarms(b)
+    _undo_role(b)
     _locust(b)
     return b.template
 

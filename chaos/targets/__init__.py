@@ -4,11 +4,12 @@ A target (``local``, ``compose``, ``aws``) knows its endpoints catalog, how it i
 torn down, its fault backends and its probes (`Target`, base.py). Everything else in `chaos/`
 asks the target of its context (`target_of(ctx)`) and otherwise reads the same for all three:
 
-| target | catalog | deploy / teardown | fault backends | probes |
-|---|---|---|---|---|
-| local | the state file's URLs | `gameday up` / `gameday down` | `chaos/faults/*.py` | `chaos/probes/*.py` |
-| compose | the state file (`local_stack.compose state`) | `docker compose up` / `down` | the same, kill-replica through Docker | the same |
-| aws | the stack's outputs (`deploy.aws.catalog`) | `gameday aws deploy` / `destroy` | `chaos/faults/aws/` | `chaos/probes/aws/` where AWS differs |
+- local: catalog = the state file's URLs; `gameday up` / `gameday down`; faults
+  `chaos/faults/*.py`; probes `chaos/probes/*.py`;
+- compose: catalog = the state file `python -m local_stack.compose state` writes;
+  `docker compose up` / `down`; the same faults (kill-replica through Docker) and probes;
+- aws: catalog = the stack's outputs (`deploy.aws.catalog`); `gameday aws deploy` /
+  `destroy`; faults `chaos/faults/aws/`; probes `chaos/probes/aws/` where AWS differs.
 
 Also here: the seeded selection of a fault's targets among its candidates (selection.py),
 re-exported so `from chaos.targets import Selection` keeps working.

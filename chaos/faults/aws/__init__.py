@@ -1,12 +1,15 @@
 """The aws target's fault backends, by the same fault names as the local ones (chaos/faults/):
 
-| fault | what it calls | undone by (also scheduled in the account first) |
-|---|---|---|
-| kill-replica | ECS UpdateService (desiredCount lowered, mode hold) + StopTask (ecs_tasks.py) | UpdateService desiredCount restored |
-| throttle-stream | PutFunctionConcurrency 0, or UpdateEventSourceMapping Enabled=false (mode mapping) (lambda_stream.py) | Delete/PutFunctionConcurrency, UpdateEventSourceMapping |
-| lambda-error, lambda-latency, service-error, service-latency, dynamodb-throttle | SSM PutParameter of the flag the shop reads (flags.py) | DeleteParameter |
-| esm-update | UpdateEventSourceMapping (lambda_stream.py) | UpdateEventSourceMapping with the values read before |
-| remove-alarm | DeleteAlarms / PutMetricAlarm (alarms.py) | PutMetricAlarm with the kept definition |
+- kill-replica: ECS UpdateService (desiredCount lowered, mode hold) + StopTask
+  (ecs_tasks.py); undone by UpdateService with the desiredCount read before;
+- throttle-stream: PutFunctionConcurrency 0, or UpdateEventSourceMapping Enabled=false
+  (mode mapping) (lambda_stream.py); undone by Delete/PutFunctionConcurrency or
+  UpdateEventSourceMapping;
+- lambda-error, lambda-latency, service-error, service-latency, dynamodb-throttle: SSM
+  PutParameter of the flag the shop reads (flags.py); undone by DeleteParameter;
+- esm-update: UpdateEventSourceMapping (lambda_stream.py); undone with the values read before;
+- remove-alarm: DeleteAlarms / PutMetricAlarm (alarms.py); undone by PutMetricAlarm with the
+  kept definition.
 
 Every backend targets only resources tagged by the stack on the command line (tagging.py) and
 schedules its undo with EventBridge Scheduler before it injects (scheduled_undo.py, base.py).

@@ -54,6 +54,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="act on a real AWS account (needs --allow-account)")
     parser.add_argument("--allow-account", action="append", default=[], metavar="ID",
                         help="AWS account id the CLI may act on (with --target-aws)")
+    parser.add_argument("--stack", help="with --target-aws: the shop's CloudFormation stack "
+                        "(`gameday aws deploy`); only resources it tagged are targeted")
+    parser.add_argument("--region", help="with --target-aws: the stack's region")
 
 
 def register_commands(sub: argparse._SubParsersAction) -> None:
@@ -131,7 +134,9 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
 def _context(args: argparse.Namespace, require_stack: bool = True) -> Any:
     from chaos.context import ChaosContext
 
-    return ChaosContext.load(args.state_dir, args.target_aws, args.allow_account, require_stack)
+    return ChaosContext.load(args.state_dir, args.target_aws, args.allow_account, require_stack,
+                             stack=getattr(args, "stack", None),
+                             region=getattr(args, "region", None))
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -175,15 +180,15 @@ def _inject_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_inject(args: argparse.Namespace) -> int:
     from chaos.exceptions import InjectionFailed
-    from chaos.faults import get_fault
     from chaos.faults.injector import Injector
     from chaos.safety import UnsafeTarget
-    from chaos.targets import Selection, TargetSelectionError
+    from chaos.targets import TARGETS, Selection, TargetSelectionError
     from local_stack.state import StackNotRunning
 
     try:
         Selection.parse(args.target)  # a malformed flag is named before anything else,
-        get_fault(args.name).normalize(_inject_params(args))  # stack or not
+        target = TARGETS.get("aws" if args.target_aws else "local")
+        target.fault(args.name).normalize(_inject_params(args))  # stack or not
         ctx = _context(args)
         injector = Injector(ctx)
         plan = injector.plan(args.name, args.target, _inject_params(args), args.duration,

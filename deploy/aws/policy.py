@@ -3,14 +3,16 @@ keep it exact: what it allows, and what the code calls.
 
 The policy is what an operator attaches to run game days: exactly the calls `gameday aws`
 makes (statements whose Sid starts with ``Deploy``), plus what the aws target's fault backends
-and probes make (their own Sids, added with them). It does not include what CloudFormation
+and probes make (``GameDay``: reads, the faults on resources of the shop — ECS ones only with
+the ``gameday:managed`` tag —, the scheduled undos and the role they run as, FIS templates). It does not include what CloudFormation
 needs to create the stack's resources: it uses the operator's own permissions for that, or a
 service role passed with ``--role-arn`` (hence ``iam:PassRole`` to CloudFormation).
 
 - ``actions(prefix)``: the actions of the statements whose Sid starts with `prefix`.
 - ``called_actions(modules, services)``: the IAM actions of every boto3 operation the modules'
-  source calls (a scan of their syntax tree for ``client.<operation>(...)``), so a test can
-  compare code and policy in both directions.
+  source calls (a scan of their syntax tree for ``client.<operation>(...)`` and
+  ``client.get_paginator("<operation>")``), so a test can compare code and policy in both
+  directions.
 - ``iam_action(service, operation)``: the IAM action of one boto3 operation (most are
   ``<prefix>:<OperationName>``; S3's HEAD and list calls are not).
 """
@@ -37,8 +39,13 @@ ACTION_OF = {
     ("s3", "DeleteObjects"): "s3:DeleteObject",
     ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
 }
-# Permissions used without a boto3 call of their own.
-IMPLIED = {DEPLOY: frozenset({"iam:PassRole"})}
+GAME_DAY = "GameDay"
+# IAM prefixes that differ from a service's signing name.
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+# Permissions used without a boto3 call of their own: PassRole (CloudFormation's service role;
+# the scheduled undo's role), and tagging a FIS template as it is created.
+IMPLIED = {DEPLOY: frozenset({"iam:PassRole"}),
+           GAME_DAY: frozenset({"iam:PassRole", "fis:TagResource"})}
 
 
 def load() -> dict[str, Any]:
@@ -71,6 +78,7 @@ def iam_action(service: str, operation: str) -> str:
     import botocore.session
 
     prefix = botocore.session.get_session().get_service_model(service).signing_name
+    prefix = IAM_PREFIX.get(prefix, prefix)
     return ACTION_OF.get((service, operation), f"{prefix}:{operation}")
 
 
@@ -84,7 +92,12 @@ def called_actions(modules: Iterable[ModuleType], services: Iterable[str]) -> se
     for module in modules:
         tree = ast.parse(inspect.getsource(module))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in by_method):
-                found.update(iam_action(s, o) for s, o in by_method[node.func.attr])
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            method = node.func.attr
+            if (method == "get_paginator" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                method = str(node.args[0].value)  # a paginated operation
+            if method in by_method:
+                found.update(iam_action(s, o) for s, o in by_method[method])
     return found

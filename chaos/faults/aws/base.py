@@ -43,10 +43,14 @@ class AwsFault(Fault):
         return self._candidates(ctx, params)
 
     def effects(self, targets: list[str], params: dict[str, Any]) -> list[str]:
-        calls = self.api_calls(targets, params)
-        return calls + [f"scheduler:CreateSchedule gameday-undo-<fault>-<n> at(expiry + "
-                        f"{scheduled_undo.GRACE_S:.0f} s) -> {c}"
-                        for c in self.planned_undo(targets, params)]
+        undo = self.planned_undo(targets, params)
+        grace = f"{scheduled_undo.GRACE_S:.0f}"
+        return ([f"scheduler:CreateSchedule gameday-undo-<fault>-<n> at(expiry + {grace} s) "
+                 f"-> {c} (before injecting)" for c in undo]
+                + self.api_calls(targets, params)
+                + [f"{c} (at its end, Ctrl-C or cleanup)" for c in undo]
+                + [f"scheduler:DeleteSchedule gameday-undo-<fault>-<n> (once undone)"
+                   for _ in undo])
 
     def prepare_undo(self, ctx: ChaosContext, entry: Entry) -> dict[str, Any]:
         data = self._prepare(ctx, entry)

@@ -4,9 +4,10 @@ keep it exact: what it allows, and what the code calls.
 The policy is what an operator attaches to run game days: exactly the calls `gameday aws`
 makes (statements whose Sid starts with ``Deploy``), plus what the aws target's fault backends
 and probes make (``GameDay``: reads, the faults on resources of the shop — ECS ones only with
-the ``gameday:managed`` tag —, the scheduled undos and the role they run as, FIS templates). It does not include what CloudFormation
-needs to create the stack's resources: it uses the operator's own permissions for that, or a
-service role passed with ``--role-arn`` (hence ``iam:PassRole`` to CloudFormation).
+the ``gameday:managed`` tag —, the scheduled undos and the role they run as, FIS templates).
+It does not include what CloudFormation needs to create the stack's resources: it uses the
+operator's own permissions for that, or a service role passed with ``--role-arn`` (hence
+``iam:PassRole`` to CloudFormation).
 
 - ``actions(prefix)``: the actions of the statements whose Sid starts with `prefix`.
 - ``called_actions(modules, services)``: the IAM actions of every boto3 operation the modules'

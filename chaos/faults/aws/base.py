@@ -49,7 +49,7 @@ class AwsFault(Fault):
                  f"-> {c} (before injecting)" for c in undo]
                 + self.api_calls(targets, params)
                 + [f"{c} (at its end, Ctrl-C or cleanup)" for c in undo]
-                + [f"scheduler:DeleteSchedule gameday-undo-<fault>-<n> (once undone)"
+                + ["scheduler:DeleteSchedule gameday-undo-<fault>-<n> (once undone)"
                    for _ in undo])
 
     def prepare_undo(self, ctx: ChaosContext, entry: Entry) -> dict[str, Any]:

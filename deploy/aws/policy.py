@@ -74,12 +74,19 @@ def _operations(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in model.operation_names}
 
 
-def iam_action(service: str, operation: str) -> str:
-    """The IAM action of a boto3 operation (``("s3", "HeadObject")`` → ``s3:GetObject``)."""
+@cache
+def _iam_prefix(service: str) -> str:
+    """The IAM prefix of a boto3 service (its signing name, but ``cloudwatch`` for
+    ``monitoring``); cached: reading a service model takes a fraction of a second."""
     import botocore.session
 
     prefix = botocore.session.get_session().get_service_model(service).signing_name
-    prefix = IAM_PREFIX.get(prefix, prefix)
+    return IAM_PREFIX.get(prefix, prefix)
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action of a boto3 operation (``("s3", "HeadObject")`` → ``s3:GetObject``)."""
+    prefix = _iam_prefix(service)
     return ACTION_OF.get((service, operation), f"{prefix}:{operation}")
 
 

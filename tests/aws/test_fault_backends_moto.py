@@ -331,3 +331,18 @@ def _static_calls() -> set[str]:
     for calls in PROBE_CALLS.values():
         found |= {_action(c) for c in calls}
     return found
+
+
+def test_the_fis_alternative_template_is_accepted(deployed: dict[str, Any]) -> None:
+    """moto stores FIS templates (it runs no experiment): the generated request is accepted
+    and reads back with its action, parameters and tag-selected functions."""
+    from chaos.faults.aws import fis
+
+    ctx = deployed["ctx"]
+    request = fis.experiment_template("lambda-latency", STACK, ctx.catalog()["undo_role_arn"],
+                                      45, rate=0.5, delay_ms=800)
+    template_id = fis.create(ctx.client("fis"), request)
+    found = ctx.client("fis").get_experiment_template(id=template_id)["experimentTemplate"]
+    assert found["actions"]["lambda-latency"]["actionId"] == "aws:lambda:invocation-add-delay"
+    assert found["actions"]["lambda-latency"]["parameters"]["startupDelayMilliseconds"] == "800"
+    assert found["targets"]["functions"]["resourceTags"][tags.STACK_TAG] == STACK

@@ -106,6 +106,7 @@ class AwsGameDay(GameDay):
         options.state_dir = ctx.state_dir
         super().__init__(options, display)
         self.own_state_dir = False
+        self.remote_load = True  # the stack's ALB, in the account --allow-account named
         self.ctx = ctx
 
     def chaos_context(self) -> Any:

@@ -79,6 +79,7 @@ class GameDay:
         self.web_ui: LocustProcess | None = None
         self.breakers: dict[str, Any] = {}
         self.index: Path | None = None
+        self.remote_load = False  # Locust may aim outside loopback (the aws target)
         self.estimate = Estimate(
             [("stack", PHASES_S["stack"]), ("warm-up", PHASES_S["warm-up"])]
             + [(name, guess_experiment_s(name)) for name, _ in options.experiments]
@@ -199,7 +200,7 @@ class GameDay:
         safety = int(3 * self.estimate.total() + 300)
         argv = locust_argv(storefront, self.options.users,
                            derived_seed(self.options.seed, "locust"), self.state_dir, out,
-                           run_time_s=safety)
+                           run_time_s=safety, allow_remote=self.remote_load)
         self.locust = LocustProcess(argv, out / "locust.log")
         self.locust.start()
         self.result.load["users_requested"] = self.options.users

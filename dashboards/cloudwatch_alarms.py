@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from dashboards.queue_depth import (
@@ -90,19 +90,6 @@ STREAM_FUNCTIONS = (
 BREAKER_DEPENDENCIES = ("payments", "reviews")
 STOREFRONT_SERVICE = "storefront"
 ON_FAILURE_QUEUE_NAME = "shop-stream-on-failure"  # the mappings' OnFailure SQS queue
-
-# Where the alarms run: the local stack (the evaluator, 1 s heartbeats, 10-second periods of
-# every metric) or AWS, where AWS/Lambda and AWS/SQS are published once a minute and the
-# heartbeat is a Lambda on an EventBridge rule (at most once a minute). `alarm_definitions(...,
-# target=...)` gives each target its alarms from these one definitions.
-LOCAL, AWS = "local", "aws"
-ALARM_TARGETS = (LOCAL, AWS)
-ONE_MINUTE_NAMESPACES = frozenset({LAMBDA_NAMESPACE, "AWS/SQS"})
-AWS_HEARTBEAT_SCHEDULE = "rate(1 minute)"  # EventBridge rules fire at most once a minute
-AWS_HEARTBEAT_INTERVAL_S = 60.0
-AWS_SILENT_PERIOD_S = 60
-AWS_SILENT_EVALUATION_PERIODS = 3  # 2 silent minutes out of 3: one late heartbeat is no alarm
-AWS_SILENT_DATAPOINTS = 2
 
 # Thresholds, with the detection time they give (evaluator interval 1 s, 10-second periods).
 JAM_ITERATOR_AGE_MS = 3000.0
@@ -352,8 +339,7 @@ def consumer_throttles_alarm(function_name: str, prefix: str = "shop-") -> Alarm
     )
 
 
-def consumer_silent_alarm(function_name: str, prefix: str = "shop-",
-                          target: str = LOCAL) -> AlarmDefinition:
+def consumer_silent_alarm(function_name: str, prefix: str = "shop-") -> AlarmDefinition:
     """The consumer stopped consuming: fewer heartbeats acknowledged than a live one does.
 
     Why a custom metric: Lambda publishes its metrics (IteratorAge, Invocations, the event
@@ -379,34 +365,7 @@ def consumer_silent_alarm(function_name: str, prefix: str = "shop-",
 
     What else fires it, on purpose: a jam (failing batches acknowledge nothing), a throttled or
     disabled consumer, a consumer so far behind that heartbeats arrive late. Needs the
-    heartbeat writer running; without it every consumer is silent (as it should look).
-
-    On AWS (`target="aws"`) the heartbeat is a Lambda on an EventBridge rule, once a minute
-    (rules fire no more often), so the local alarm (>= 7 per 10 s) would always alarm there.
-    The AWS variant counts the same metric per minute: no heartbeat acknowledged (Sum < 1) in
-    2 of the last 3 minutes — one heartbeat that lands late, across a minute boundary, is no
-    alarm — so a silent consumer is detected within 2-3 minutes (docs/aws.md)."""
-    if target == AWS:
-        return AlarmDefinition(
-            name=f"{prefix}{_short(function_name)}-consumer-silent",
-            description=(
-                f"{function_name} stopped consuming: no heartbeat record acknowledged "
-                f"(FILL({CONSUMER_HEARTBEATS} Sum, 0) < 1) in {AWS_SILENT_DATAPOINTS} of the "
-                f"last {AWS_SILENT_EVALUATION_PERIODS} minutes; the heartbeat function writes "
-                "one per streamed table every minute. Missing data is breaching: a dead "
-                "consumer publishes nothing."),
-            namespace=SHOP_NAMESPACE,
-            metric_name=CONSUMER_HEARTBEATS,
-            dimensions=((FUNCTION_NAME_DIMENSION, function_name),),
-            statistic="Sum",
-            period=AWS_SILENT_PERIOD_S,
-            evaluation_periods=AWS_SILENT_EVALUATION_PERIODS,
-            datapoints_to_alarm=AWS_SILENT_DATAPOINTS,
-            threshold=1.0,
-            comparison_operator=LESS,
-            treat_missing_data="breaching",
-            expression=f"FILL({METRIC_QUERY_ID}, 0)",
-        )
+    heartbeat writer running; without it every consumer is silent (as it should look)."""
     return AlarmDefinition(
         name=f"{prefix}{_short(function_name)}-consumer-silent",
         description=(
@@ -564,13 +523,8 @@ def alarm_definitions(
     functions: Sequence[str] = STREAM_FUNCTIONS,
     dependencies: Sequence[str] = BREAKER_DEPENDENCIES,
     on_failure_queue: str = ON_FAILURE_QUEUE_NAME,
-    target: str = LOCAL,
 ) -> list[AlarmDefinition]:
-    """Every alarm of the shop, in a stable order, as `target` (local | aws) evaluates them:
-    on aws, the silent-consumer alarms are the per-minute variant and a period under 60 s of a
-    metric AWS publishes once a minute (AWS/Lambda, AWS/SQS) becomes 60 s (`for_target`)."""
-    if target not in ALARM_TARGETS:
-        raise ValueError(f"unknown alarm target {target!r} (known: {ALARM_TARGETS})")
+    """Every alarm of the shop, in a stable order."""
     alarms: list[AlarmDefinition] = []
     for function_name in functions:
         alarms += [
@@ -578,22 +532,13 @@ def alarm_definitions(
             stream_jam_errors_alarm(function_name, prefix),
             consumer_errors_alarm(function_name, prefix),
             consumer_throttles_alarm(function_name, prefix),
-            consumer_silent_alarm(function_name, prefix, target),
+            consumer_silent_alarm(function_name, prefix),
         ]
     alarms.append(stuck_correlation_alarm(prefix, functions))
     alarms.append(storefront_5xx_alarm(prefix))
     alarms += [breaker_open_alarm(dependency, prefix) for dependency in dependencies]
     alarms.append(on_failure_queue_alarm(on_failure_queue, prefix))
-    return [for_target(alarm, target) for alarm in alarms]
-
-
-def for_target(alarm: AlarmDefinition, target: str) -> AlarmDefinition:
-    """The alarm as `target` can evaluate it: on aws, CloudWatch cannot evaluate a 10-second
-    period of a 1-minute metric, so such a period becomes 60 s (detection takes 1-2 minutes
-    there instead of ~10 s; sub-minute needs a high-resolution custom metric)."""
-    if target == AWS and alarm.namespace in ONE_MINUTE_NAMESPACES and alarm.period < 60:
-        return replace(alarm, period=60)
-    return alarm
+    return alarms
 
 
 def insight_rule_definitions(prefix: str = "shop-", *,

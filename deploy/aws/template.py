@@ -13,10 +13,8 @@ here is a second copy of a definition; each piece is read from its one home:
   ``local_stack.shop_deploy.MappingSettings`` (what the local stream runtime honours) and the
   timeout and memory of ``local_stack.stream_runtime.deploy.deploy_function``;
 - queues: ``local_stack.shop_deploy.ON_FAILURE_QUEUE`` / ``SECOND_LOOK_QUEUE``;
-- alarms and the Contributor Insights rule they read: ``dashboards.cloudwatch_alarms``'
-  ``alarm_definitions(target="aws")`` and ``insight_rule_definitions`` (the definitions say
-  what differs on AWS: 1-minute AWS/Lambda and AWS/SQS periods, the per-minute heartbeat);
-  the heartbeat's schedule is ``AWS_HEARTBEAT_SCHEDULE`` from the same module;
+- alarms: ``dashboards.cloudwatch_alarms.alarm_definitions`` through ``aws_alarm`` (the one
+  change: AWS/Lambda and AWS/SQS metrics are 1-minute on AWS, so a shorter period becomes 60 s);
 - services: ``local_stack.stack.SERVICE_APPS`` run by the Dockerfile's image with the command
   docker-compose.yml uses (``python -m local_stack.compose serve``);
 - the fault flags' SSM prefix: ``reference_app.faults.PARAMETER_PREFIX``.
@@ -36,19 +34,13 @@ import argparse
 import inspect
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dashboards.cloudwatch_alarms import (
-    AWS,
-    AWS_HEARTBEAT_SCHEDULE,
-    AlarmDefinition,
-    alarm_definitions,
-    insight_rule_definitions,
-)
+from dashboards.cloudwatch_alarms import AlarmDefinition, alarm_definitions
 from deploy.aws import catalog as out
 from deploy.aws import tags
 from local_stack.shop_deploy import ON_FAILURE_QUEUE, SECOND_LOOK_QUEUE, SOURCES, MappingSettings
@@ -76,7 +68,6 @@ WITH_LOCUST = "WithLocust"
 # Resource types moto's CloudFormation has no model for (checked by tests/aws against moto).
 MOTO_UNSUPPORTED = frozenset({
     "AWS::CloudWatch::Alarm",
-    "AWS::CloudWatch::InsightRule",
     "AWS::ElastiCache::SubnetGroup",
     "AWS::ElastiCache::ReplicationGroup",
 })
@@ -89,6 +80,7 @@ UNTAGGABLE = frozenset({
 TAG_MAP_TYPES = frozenset({"AWS::SSM::Parameter"})
 # Metric namespaces AWS publishes at 1-minute resolution (alarm periods below 60 s need
 # high-resolution metrics, which only the shop's own `Shop` namespace is).
+ONE_MINUTE_NAMESPACES = frozenset({"AWS/Lambda", "AWS/SQS"})
 
 
 @dataclass(frozen=True)
@@ -189,9 +181,19 @@ def mapping_properties(on_failure_arn: Any) -> dict[str, Any]:
     return params
 
 
+def aws_alarm(alarm: AlarmDefinition) -> AlarmDefinition:
+    """The alarm as deployed on AWS: the same definition, except that a period under 60 s on a
+    metric AWS publishes every minute (AWS/Lambda, AWS/SQS) becomes 60 s — CloudWatch cannot
+    evaluate a 10-second period of a 1-minute metric (docs/aws.md, "What differs from local")."""
+    if alarm.namespace in ONE_MINUTE_NAMESPACES and alarm.period < 60:
+        return replace(alarm, period=60)
+    return alarm
+
+
 def aws_alarms() -> list[AlarmDefinition]:
-    """Every alarm of the shop as the template deploys it (the definitions' aws variant)."""
-    return alarm_definitions(ALARM_PREFIX, on_failure_queue=ON_FAILURE_QUEUE, target=AWS)
+    """Every alarm of the shop as the template deploys it."""
+    return [aws_alarm(a) for a in alarm_definitions(ALARM_PREFIX,
+                                                    on_failure_queue=ON_FAILURE_QUEUE)]
 
 
 class Builder:
@@ -510,7 +512,7 @@ def _functions(b: Builder) -> None:
         function = _function(b, name, OTHER_FUNCTIONS[name], statements, {})
         rule = out.logical(name, "schedule")
         b.add(rule, "AWS::Events::Rule", {
-            "Description": description, "ScheduleExpression": AWS_HEARTBEAT_SCHEDULE,
+            "Description": description, "ScheduleExpression": "rate(1 minute)",
             "State": "ENABLED", "Targets": [{"Id": name, "Arn": att(function, "Arn")}],
         }, name)
         b.add(out.logical(name, "invoke permission"), "AWS::Lambda::Permission", {
@@ -666,16 +668,9 @@ def _services(b: Builder) -> None:
 
 
 def _alarms(b: Builder) -> None:
-    rules = []
-    for rule in insight_rule_definitions(ALARM_PREFIX):
-        resource = rule.to_cloudformation()
-        rules.append(b.add(rule.logical_id + "Rule", resource["Type"], resource["Properties"],
-                           tags.ALARM))
     for alarm in aws_alarms():
         resource = alarm.to_cloudformation()
-        reads_rule = "INSIGHT_RULE_METRIC" in (alarm.expression or "")
-        b.add(alarm.logical_id + "Alarm", resource["Type"], resource["Properties"], tags.ALARM,
-              **({"DependsOn": rules} if reads_rule else {}))
+        b.add(alarm.logical_id + "Alarm", resource["Type"], resource["Properties"], tags.ALARM)
     b.output(out.ALARM_NAME_PREFIX, ALARM_PREFIX, "Prefix of the shop's CloudWatch alarm names")
     b.output(out.FAULT_PARAMETER_PREFIX, PARAMETER_PREFIX,
              "SSM prefix of the fault flags the shop reads (chaos/README.md)")

@@ -4,7 +4,6 @@ least privilege, and the same alarms, tables and mapping settings as the local s
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,15 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards.cloudwatch_alarms import (
-    AWS_HEARTBEAT_INTERVAL_S,
-    alarm_definitions,
-    insight_rule_definitions,
-)
+from dashboards.cloudwatch_alarms import alarm_definitions
 from deploy.aws import package, tags, template
 from local_stack.shop_deploy import ON_FAILURE_QUEUE, SOURCES, MappingSettings
 from reference_app.handlers import HANDLERS
-from reference_app.heartbeat import HEARTBEAT_INTERVAL_S
 from reference_app.tables import table_specs
 
 
@@ -68,47 +62,17 @@ def test_cfn_lint_catches_a_broken_template() -> None:
 def test_alarms_are_the_definitions(shop: dict[str, Any]) -> None:
     deployed = {r["Properties"]["AlarmName"]: r
                 for r in _of_type(shop, "AWS::CloudWatch::Alarm").values()}
-    definitions = alarm_definitions(template.ALARM_PREFIX, on_failure_queue=ON_FAILURE_QUEUE,
-                                    target="aws")
+    definitions = alarm_definitions(template.ALARM_PREFIX, on_failure_queue=ON_FAILURE_QUEUE)
     assert sorted(deployed) == sorted(a.name for a in definitions)
     for alarm in definitions:
         resource = deployed[alarm.name]
         assert resource["Condition"] == template.FULL_STACK
         props = {k: v for k, v in resource["Properties"].items() if k != "Tags"}
-        assert props == alarm.to_cloudformation()["Properties"], alarm.name
-    # every Contributor Insights rule an alarm reads is deployed, as defined
-    rules = {r["Properties"]["RuleName"]: r for r in _of_type(
-        shop, "AWS::CloudWatch::InsightRule").values()}
-    for rule in insight_rule_definitions(template.ALARM_PREFIX):
-        expected = rule.to_cloudformation()["Properties"]
-        got = {k: v for k, v in rules[rule.name]["Properties"].items() if k != "Tags"}
-        assert got == expected
-    for alarm in definitions:
-        for name in re.findall(r"INSIGHT_RULE_METRIC\('([^']+)'", alarm.expression or ""):
-            assert name in rules, (alarm.name, name)
-
-
-@pytest.mark.parametrize("target, beats_every_s", [("local", HEARTBEAT_INTERVAL_S),
-                                                   ("aws", AWS_HEARTBEAT_INTERVAL_S)])
-def test_a_live_consumer_keeps_its_silent_alarm_ok_on_each_target(
-        target: str, beats_every_s: float) -> None:
-    """A consumer acknowledging every heartbeat of its target's writer stays above the
-    threshold in every period; on aws, periods the minute-metrics allow only."""
-    for alarm in alarm_definitions(target=target):
-        if alarm.name.endswith("-consumer-silent"):
-            assert alarm.period // beats_every_s >= alarm.threshold, alarm
-        if target == "aws" and alarm.namespace in ("AWS/Lambda", "AWS/SQS"):
-            assert alarm.period >= 60, alarm.name
-
-
-def test_the_local_silent_alarm_would_always_fire_on_aws() -> None:
-    """Negative control for the test above: the local definition with AWS's heartbeat (one a
-    minute) has at most one beat per 10-second period, below its threshold of 7: always ALARM
-    — why the aws variant exists."""
-    local = next(a for a in alarm_definitions() if a.name.endswith("-consumer-silent"))
-    assert -(-local.period // AWS_HEARTBEAT_INTERVAL_S) < local.threshold
-    with pytest.raises(ValueError, match="unknown alarm target"):
-        alarm_definitions(target="gcp")
+        expected = alarm.to_cloudformation()["Properties"]
+        # the one AWS difference: 1-minute AWS metrics cannot have sub-minute periods
+        if alarm.namespace in template.ONE_MINUTE_NAMESPACES:
+            expected["Period"] = max(60, alarm.period)
+        assert props == expected, alarm.name
 
 
 def test_tables_are_the_shop_tables(shop: dict[str, Any]) -> None:

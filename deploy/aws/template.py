@@ -22,10 +22,10 @@ here is a second copy of a definition; each piece is read from its one home:
 Physical names are the shop's own (``shop-orders``, ``shop-inventory``, ``shop-*`` alarms),
 because the handlers and the fault contract name them so: one shop per account and region.
 
-Resources that moto's CloudFormation cannot create (``MOTO_UNSUPPORTED``: the alarms and the
-Contributor Insights rule, the ElastiCache cache) carry the condition ``FullStack``, false when the parameter
-``MotoCompatible`` is ``true``; on AWS it is always false (the default). docs/aws.md lists the
-gaps and tests/aws/ checks this list against moto itself.
+Resources that moto's CloudFormation cannot create (``MOTO_UNSUPPORTED``: the alarms, the
+Contributor Insights rule, the ElastiCache cache) carry the condition ``FullStack``, false when
+the parameter ``MotoCompatible`` is ``true``; on AWS it is always false (the default).
+docs/aws.md lists the gaps and tests/aws/ checks this list against moto itself.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def _beats(invocations: list[float], timeout_s: float) -> list[float]:
         clock = FakeClock()
         clock.now = start
 
-        def writer() -> int:
+        def writer(clock: FakeClock = clock) -> int:
             clock.now += WRITE_S
             times.append(clock.now)
             return 3

@@ -143,6 +143,12 @@ class Injector:
             return UndoOutcome(entry.fault_id, entry.name, entry.targets, entry.status,
                                f"already {entry.status}")
         status = EXPIRED if entry.is_expired() and not by_owner else UNDONE
+        if entry.undo.get("target") == "aws" and not self.ctx.target_aws:
+            # never "its stack is gone" for a fault in an account: only an aws context can
+            # undo it (its schedule still will, at expiry)
+            return UndoOutcome(entry.fault_id, entry.name, entry.targets, "failed",
+                               "a fault on the aws target: undo it with --target-aws "
+                               f"--allow-account ID --stack {entry.undo.get('stack')}")
         fault = self.fault_of(entry)
         if fault.uses_aws and self._stack_gone():
             detail = "its stack is gone (no state file, AWS endpoint closed); nothing left"

@@ -141,3 +141,22 @@ def test_probes_refuse_a_target_they_cannot_read(tmp_path: Path) -> None:
         PROBES["ecs-running"].fn(ProbeEnv(ctx=FakeCtx()), {"service": "storefront"})  # type: ignore[arg-type]
     with pytest.raises(ProbeUnavailable, match="'supervisor-events' has no reading on the aws"):
         PROBES["supervisor-events"].fn(ProbeEnv(ctx=FakeCtx("aws")), {"kind": "died"})  # type: ignore[arg-type]
+
+
+def test_a_local_context_never_marks_an_aws_fault_undone(tmp_path: Path) -> None:
+    """Without --target-aws there is no stack file and no local endpoint: a local fault would
+    count as gone with its stack, an aws one must not (it still holds in the account)."""
+    from chaos.context import ChaosContext
+    from chaos.ledger import ACTIVE, Ledger
+
+    ledger = Ledger(tmp_path)
+    entry = Entry(fault_id="throttle-stream-1", name="throttle-stream", targets=["fn"],
+                  params={"function": ["fn"]}, started_at=0.0, expires_at=9e9,
+                  undo={"target": "aws", "stack": "shop", "previous": {"fn": None}})
+    with ledger.transaction() as entries:
+        entries.append(entry)
+    ctx = ChaosContext.load(tmp_path, require_stack=False)
+    outcome = Injector(ctx, ledger).undo(entry.fault_id)
+    assert outcome.status == "failed" and "--target-aws" in outcome.detail
+    assert "--stack shop" in outcome.detail
+    assert ledger.get(entry.fault_id).status == ACTIVE  # type: ignore[union-attr]

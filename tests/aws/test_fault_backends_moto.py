@@ -346,3 +346,30 @@ def test_the_fis_alternative_template_is_accepted(deployed: dict[str, Any]) -> N
     assert found["actions"]["lambda-latency"]["actionId"] == "aws:lambda:invocation-add-delay"
     assert found["actions"]["lambda-latency"]["parameters"]["startupDelayMilliseconds"] == "800"
     assert found["targets"]["functions"]["resourceTags"][tags.STACK_TAG] == STACK
+
+
+def test_no_scheduled_undo_no_fault(deployed: dict[str, Any]) -> None:
+    """Negative control of the order: when the undo cannot be scheduled (here: a stack whose
+    outputs name no undo role), nothing is injected and nothing is left."""
+    from chaos.exceptions import InjectionFailed
+
+    ctx = deployed["ctx"]
+    injector = Injector(ctx)
+    plan = injector.plan("throttle-stream", "ALL", {"function": "shop-order-completion"}, 30)
+    role = ctx.catalog()["undo_role_arn"]
+    ctx.catalog()["undo_role_arn"] = None
+    throttled: list[str] = []
+    events = ctx.client("lambda").meta.events
+    def record(**kwargs: Any) -> None:
+        throttled.append(kwargs["model"].name)
+    events.register("before-call.lambda.PutFunctionConcurrency", record)
+    try:
+        with pytest.raises(InjectionFailed, match="no UndoRoleArn"):
+            injector.inject(plan)
+    finally:
+        ctx.catalog()["undo_role_arn"] = role
+        events.unregister("before-call.lambda.PutFunctionConcurrency", record)
+    assert throttled == [], "the fault was injected before its undo was scheduled"
+    assert ctx.client("lambda").get_function_concurrency(
+        FunctionName="shop-order-completion").get("ReservedConcurrentExecutions") is None
+    assert not injector.ledger.active()

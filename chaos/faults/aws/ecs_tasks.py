@@ -2,9 +2,11 @@
 carry our stack's tags (tasks inherit the service's tags: `PropagateTags: SERVICE`).
 
 Modes (`mode`, default hold — what the local stack's supervisor hold does):
-- `hold`: the service's desiredCount is lowered by the number of tasks stopped first, so ECS
-  does not replace them for the fault's duration; undo (and the scheduled undo,
-  `ecs:updateService`) restores the desiredCount read before.
+- `hold`: the chosen tasks are stopped, then the service's desiredCount is lowered by their
+  number, so ECS does not replace them for the fault's duration; undo (and the scheduled undo,
+  `ecs:updateService`) restores the desiredCount read before. In that order because lowering
+  the desiredCount first would let ECS stop tasks of its own choosing as well (2k down instead
+  of the seeded k); a replacement ECS started in between is the one it stops to converge.
 - `stop`: StopTask only; the service scheduler replaces the tasks at once (nothing to undo, no
   schedule needed, but one is still made: it sets the desiredCount it read, a no-op).
 
@@ -94,10 +96,10 @@ class KillTask(AwsFault):
     def api_calls(self, targets: list[str], params: dict[str, Any]) -> list[str]:
         service = params["service"]
         calls = [f"ecs:DescribeServices {service}", f"ecs:ListTasks {service}",
-                 f"ecs:DescribeTasks {service}"]
+                 f"ecs:DescribeTasks {service}"] + [f"ecs:StopTask {t}" for t in targets]
         if params["mode"] == "hold":
             calls.append(f"ecs:UpdateService {service} desiredCount -= {len(targets)}")
-        return calls + [f"ecs:StopTask {t}" for t in targets]
+        return calls
 
     def planned_undo(self, targets: list[str], params: dict[str, Any]) -> list[str]:
         return [f"ecs:UpdateService {params['service']} desiredCount = as before"]
@@ -123,13 +125,13 @@ class KillTask(AwsFault):
     def _inject(self, ctx: ChaosContext, entry: Entry) -> None:
         ecs = ctx.client("ecs")
         data = entry.undo
-        if entry.params["mode"] == "hold":
-            ecs.update_service(cluster=data["cluster"], service=data["service_name"],
-                               desiredCount=data["desired_during"])
         for task_id, arn in data["task_arns"].items():
             ecs.stop_task(cluster=data["cluster"], task=arn,
                           reason=f"gameday chaos fault {entry.fault_id}")
             log.info("StopTask %s (%s)", task_id, data["service_name"])
+        if entry.params["mode"] == "hold":
+            ecs.update_service(cluster=data["cluster"], service=data["service_name"],
+                               desiredCount=data["desired_during"])
 
     def verify(self, ctx: ChaosContext, entry: Entry) -> None:
         ecs = ctx.client("ecs")

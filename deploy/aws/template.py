@@ -18,6 +18,9 @@ here is a second copy of a definition; each piece is read from its one home:
 - services: ``local_stack.stack.SERVICE_APPS`` run by the Dockerfile's image with the command
   docker-compose.yml uses (``python -m local_stack.compose serve``);
 - the fault flags' SSM prefix: ``reference_app.faults.PARAMETER_PREFIX``.
+- the scheduled undo's role (``UndoSchedulerRole``): exactly the undo calls of
+  ``chaos/faults/aws`` (UpdateService, Put/DeleteFunctionConcurrency, UpdateEventSourceMapping,
+  DeleteParameter, PutMetricAlarm) on the shop's resources.
 
 Physical names are the shop's own (``shop-orders``, ``shop-inventory``, ``shop-*`` alarms),
 because the handlers and the fault contract name them so: one shop per account and region.

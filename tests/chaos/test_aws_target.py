@@ -160,3 +160,17 @@ def test_a_local_context_never_marks_an_aws_fault_undone(tmp_path: Path) -> None
     assert outcome.status == "failed" and "--target-aws" in outcome.detail
     assert "--stack shop" in outcome.detail
     assert ledger.get(entry.fault_id).status == ACTIVE  # type: ignore[union-attr]
+
+
+def test_fis_template_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from chaos.cli import main as chaos_main
+
+    base = ["fis-template", "lambda-error", "--role-arn", "arn:aws:iam::1:role/fis"]
+    assert chaos_main([*base, "--stack", "shop", "--rate", "0.5", "--duration", "2m"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["actions"]["lambda-error"]["parameters"]["invocationPercentage"] == "50"
+    assert chaos_main(base) == 2  # no stack to select functions by
+    assert "needs --stack" in capsys.readouterr().err
+    # creating acts on an account: refused without --target-aws, before any call
+    assert chaos_main([*base, "--stack", "shop", "--create"]) == 2
+    assert "--target-aws --allow-account" in capsys.readouterr().err

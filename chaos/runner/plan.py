@@ -76,6 +76,7 @@ def build_plan(experiment: Experiment, ctx: ChaosContext | None, seed: int,
 # the fault flags a cleanup sweeps
 RUN_CALLS = ["sts:GetCallerIdentity", "cloudformation:DescribeStacks",
              "scheduler:ListSchedules", "ssm:GetParametersByPath", "ssm:DeleteParameter"]
+MONITORING_CALLS = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeInsightRules"]
 
 
 def api_calls(plan: dict[str, Any], experiment: Experiment) -> list[str]:
@@ -85,6 +86,10 @@ def api_calls(plan: dict[str, Any], experiment: Experiment) -> list[str]:
     from chaos.probes.aws import PROBE_CALLS
 
     calls: list[str] = list(RUN_CALLS)
+    from chaos.probes.monitoring import relied_on
+
+    if relied_on(experiment.data):  # the monitoring check before the method
+        calls += MONITORING_CALLS
     probes = [p["probe"] for p in plan["hypothesis"]["probes"]]
     probes += [p["probe"] for p in plan["hypothesis"].get("after") or []]
     probes += [g["probe"] for g in plan["guards"]]

@@ -330,14 +330,14 @@ def _static_calls() -> set[str]:
     from chaos.faults import esm_update, lambda_lookup, remove_alarm, ssm_flag, throttle_stream
     from chaos.faults.aws import alarms, ecs_tasks, fis, tagging
     from chaos.probes import alarms as alarm_probes
-    from chaos.probes import queues
+    from chaos.probes import monitoring, queues
     from chaos.probes.aws import PROBE_CALLS, alb, cloudwatch, dynamodb, ecs, sqs
 
     modules = {ecs_tasks: ["ecs"], tagging: ["lambda", "ecs"], alarms: ["cloudwatch"],
                scheduled_undo: ["scheduler"], fis: ["fis"], ssm_flag: ["ssm"],
                throttle_stream: ["lambda"], esm_update: ["lambda"], remove_alarm: ["cloudwatch"],
                ecs: ["ecs"], alb: ["elbv2"], cloudwatch: ["cloudwatch"], sqs: ["sqs"],
-               dynamodb: ["dynamodb"], alarm_probes: ["cloudwatch"],
+               dynamodb: ["dynamodb"], alarm_probes: ["cloudwatch"], monitoring: ["cloudwatch"],
                queues: ["sqs", "dynamodbstreams"]}
     found = {"lambda:ListEventSourceMappings"}  # lambda_lookup.mappings_of (paginated)
     assert lambda_lookup  # its other call, ListFunctions, is the local target's only

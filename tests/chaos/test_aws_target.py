@@ -124,6 +124,10 @@ stop-conditions: %s
 def test_stop_conditions_name_cloudwatch_alarms() -> None:
     experiment = load_text(EXPERIMENT % "{alarms: [shop-x], interval: 1s}")
     assert experiment.stop_conditions.alarms == ("shop-x",)
+    # the alarm must exist before the method (a stop condition that cannot fire is none)
+    from chaos.probes.monitoring import relied_on
+
+    assert [c.alarms for c in relied_on(experiment.data)] == [("shop-x",)]
     with pytest.raises(InvalidExperiment):
         load_text(EXPERIMENT % "{interval: 1s}")  # neither guards nor alarms
     ctx = FakeCtx()

@@ -389,3 +389,37 @@ def test_no_scheduled_undo_no_fault(deployed: dict[str, Any]) -> None:
     assert ctx.client("lambda").get_function_concurrency(
         FunctionName="shop-order-completion").get("ReservedConcurrentExecutions") is None
     assert not injector.ledger.active()
+
+
+def test_the_aws_probes_read_the_stack(deployed: dict[str, Any]) -> None:
+    """Each aws probe through the probe catalog (dispatched by the context's target), against
+    what the test put into the stack's resources."""
+    from chaos.probes.catalog import PROBES
+    from chaos.probes.env import ProbeEnv
+
+    ctx, url = deployed["ctx"], deployed["url"]
+    env = ProbeEnv(ctx=ctx)
+    counts = PROBES["ecs-running"].fn(env, {"service": "payments"})
+    assert counts["desired"] == 2  # the template's ServiceTaskCount
+    assert PROBES["replicas-alive"].fn(env, {"service": "payments"}) == counts["running"]
+    health = PROBES["alb-healthy"].fn(env, {"service": "storefront"})
+    assert health == {"healthy": 0, "total": 0, "states": {}}  # moto registers no targets
+
+    catalog = ctx.catalog()
+    _client("sqs", url).send_message(QueueUrl=catalog["queues"]["on_failure"], MessageBody="{}")
+    assert PROBES["sqs-depth"].fn(env, {"queue": "on_failure"})["visible"] == 1
+    ddb = _client("dynamodb", url)
+    for order_id, status in (("o-1", "COMPLETED"), ("o-2", "COMPLETED"), ("o-3", "PENDING")):
+        ddb.put_item(TableName=catalog["tables"]["orders"],
+                     Item={"OrderId": {"S": order_id}, "Status": {"S": status}})
+    assert PROBES["orders-table"].fn(env, {}) == {"COMPLETED": 2, "PENDING": 1}
+
+    cw = _client("cloudwatch", url)
+    cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+        "MetricName": "IteratorAge", "Value": 4500.0, "Unit": "Milliseconds",
+        "Dimensions": [{"Name": "FunctionName", "Value": "shop-inventory"}]}])
+    assert PROBES["iterator-age"].fn(env, {"function": "shop-inventory"}) == 4.5
+    assert PROBES["cloudwatch-metric"].fn(env, {
+        "namespace": "AWS/Lambda", "name": "IteratorAge",
+        "dimensions": {"FunctionName": "shop-inventory"}}) == 4500.0
+    assert PROBES["stream"].fn(env, {"function": "shop-inventory"})["iterator_age_s"] == 4.5

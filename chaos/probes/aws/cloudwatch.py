@@ -26,7 +26,8 @@ def latest(ctx: ChaosContext, namespace: str, name: str, dimensions: dict[str, s
         "Period": int(period_s), "Stat": stat}}
     resp = ctx.client("cloudwatch").get_metric_data(
         MetricDataQueries=[query], StartTime=datetime.fromtimestamp(now - window_s, tz=UTC),
-        EndTime=datetime.fromtimestamp(now, tz=UTC), ScanBy="TimestampDescending")
+        # the end one period ahead: the current, still filling period is the newest value
+        EndTime=datetime.fromtimestamp(now + period_s, tz=UTC), ScanBy="TimestampDescending")
     for result in resp.get("MetricDataResults", []):
         if result.get("Values"):
             return float(result["Values"][0])

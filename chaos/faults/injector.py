@@ -205,7 +205,24 @@ class Injector:
             bucket.append(outcome)
         if self.ctx.has_stack:
             report.strays = self._sweep_strays()
+        if self.ctx.target_aws:
+            report.strays += self._pending_schedules()
         return report
+
+    def _pending_schedules(self) -> list[str]:
+        """Undo schedules in the account that no active entry of this ledger owns (a fault
+        another ledger, or a lost one, set): reported, never deleted — each is the only undo
+        of a fault still in place, and it fires by itself."""
+        from chaos.faults.aws import scheduled_undo
+
+        owned = {n for e in self.ledger.active() for n in e.undo.get("schedules", [])}
+        try:
+            names = scheduled_undo.pending(self.ctx.client("scheduler"))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not list the scheduled undos: %s", exc)
+            return []
+        return [f"scheduled undo {n} is pending for a fault this ledger does not hold; it "
+                "fires by itself" for n in names if n not in owned]
 
     def _sweep_strays(self) -> list[str]:
         """Delete /gameday/faults/ parameters no active ledger entry owns (e.g. a ledger from

@@ -251,6 +251,12 @@ def test_a_sigkilled_cli_leaves_only_faults_whose_undo_is_scheduled(
     entries = ledger["entries"] if isinstance(ledger, dict) else ledger
     active = [e for e in entries if e["status"] == "active"]
     assert len(active) == 1
+    # a cleanup from another ledger reports the pending undo and leaves it in place
+    other = ChaosContext.load(tmp_path / "other", target_aws=True, allow_accounts=[ACCOUNT],
+                              require_stack=False, stack=STACK)
+    strays = Injector(other).cleanup().strays
+    assert any(active[0]["fault_id"] in line for line in strays), strays
+    assert set(active[0]["undo"]["schedules"]) <= set(_schedules(url))
     # ... and every fault it left has its undo scheduled; firing it undoes the fault
     schedules = _schedules(url)
     for name in active[0]["undo"]["schedules"]:
@@ -265,6 +271,7 @@ def test_a_sigkilled_cli_leaves_only_faults_whose_undo_is_scheduled(
                             require_stack=False, stack=STACK)
     report = Injector(ctx).cleanup()
     assert not report.failed
+    assert not [line for line in report.strays if active[0]["fault_id"] in line]
     assert not set(active[0]["undo"]["schedules"]) & set(_schedules(url))
 
 

@@ -95,6 +95,11 @@ class Sampler:
     def _breakers(self, t: float) -> None:
         if not self.breaker_deps:
             return
+        if self.ctx.target == "aws":
+            for dep in self.breaker_deps:
+                self.timeline.add(f"breaker:{dep}", t, self._read(
+                    "breaker", "dependency", dep, breakers.breaker_state))
+            return
         try:
             states = breakers.from_admin(self.ctx)
         except Exception:  # noqa: BLE001 - fall back to the replicas' gauges

@@ -430,3 +430,8 @@ def test_the_aws_probes_read_the_stack(deployed: dict[str, Any]) -> None:
         "namespace": "AWS/Lambda", "name": "IteratorAge",
         "dimensions": {"FunctionName": "shop-inventory"}}) == 4500.0
     assert PROBES["stream"].fn(env, {"function": "shop-inventory"})["iterator_age_s"] == 4.5
+    assert PROBES["breaker"].fn(env, {"dependency": "payments"}) is None  # nobody reports
+    cw.put_metric_data(Namespace="Shop", MetricData=[{
+        "MetricName": "BreakerOpen", "Value": 1.0, "StorageResolution": 1,
+        "Dimensions": [{"Name": "Dependency", "Value": "payments"}]}])
+    assert PROBES["breaker"].fn(env, {"dependency": "payments"}) == "open"

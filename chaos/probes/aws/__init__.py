@@ -3,7 +3,8 @@
 - ecs.py: a service's running/desired tasks (`ecs-running`; also `replicas-alive` on aws);
 - alb.py: healthy targets of a service's target group (`alb-healthy`);
 - cloudwatch.py: a metric's newest datapoint (`cloudwatch-metric`), the stream numbers from
-  AWS/Lambda (`iterator-age`, `stream` on aws);
+  AWS/Lambda (`iterator-age`, `stream` on aws), a breaker's state from the shop's
+  BreakerOpen metric (`breaker` on aws);
 - sqs.py: a queue's depth (`sqs-depth`); dynamodb.py: orders by status (`orders-table`).
 Alarms (`alarm`, stop conditions) read CloudWatch the same way on every target
 (chaos/probes/alarms.py).
@@ -31,8 +32,12 @@ def _stream(env: Any, p: dict[str, Any]) -> dict[str, Any]:
     return cloudwatch.stream_numbers(env.ctx, p["function"])
 
 
+def _breaker(env: Any, p: dict[str, Any]) -> str | None:
+    return cloudwatch.breaker_state(env.ctx, p["dependency"])
+
+
 PROBE_OVERRIDES = {"replicas-alive": _replicas, "iterator-age": _iterator_age,
-                   "stream": _stream}
+                   "stream": _stream, "breaker": _breaker}
 
 PROBE_CALLS: dict[str, list[str]] = {
     "replicas-alive": ["ecs:DescribeServices"],
@@ -50,5 +55,5 @@ PROBE_CALLS: dict[str, list[str]] = {
     "onfailure": ["lambda:ListEventSourceMappings", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
                   "dynamodbstreams:GetShardIterator", "dynamodbstreams:GetRecords"],
     "http": [], "load-rate": [], "locust": [], "orders": [], "order-status": [],
-    "breaker": [],
+    "breaker": ["cloudwatch:GetMetricData"],
 }

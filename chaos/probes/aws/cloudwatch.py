@@ -48,3 +48,20 @@ def stream_numbers(ctx: ChaosContext, function: str) -> dict[str, Any]:
             "errors": latest(ctx, LAMBDA, "Errors", dims, "Sum") or 0.0,
             "throttles": latest(ctx, LAMBDA, "Throttles", dims, "Sum") or 0.0,
             "records": latest(ctx, LAMBDA, "Invocations", dims, "Sum") or 0.0}
+
+
+SHOP = "Shop"
+BREAKER_PERIOD_S = 10  # BreakerOpen is high-resolution (every second from each storefront)
+
+
+def breaker_state(ctx: ChaosContext, dependency: str) -> str | None:
+    """The storefront's breaker to `dependency` as CloudWatch sees it: `open` when a replica
+    reported BreakerOpen 1 in the newest 10-second period, `closed` when they reported 0, None
+    with no report in the last minute. (Half-open reads as open: the shop publishes 1 while
+    the breaker is not closed.) The local stack's admin endpoint needs a token the aws stack
+    does not hand out; this reads what the breaker-open alarm reads."""
+    value = latest(ctx, SHOP, "BreakerOpen", {"Dependency": dependency}, "Maximum",
+                   BREAKER_PERIOD_S, 60.0)
+    if value is None:
+        return None
+    return "open" if value >= 1 else "closed"

@@ -5,7 +5,11 @@
 - cloudwatch.py: a metric's newest datapoint (`cloudwatch-metric`), the stream numbers from
   AWS/Lambda (`iterator-age`, `stream` on aws), a breaker's state from the shop's
   BreakerOpen metric (`breaker` on aws);
-- sqs.py: a queue's depth (`sqs-depth`); dynamodb.py: orders by status (`orders-table`).
+- sqs.py: a queue's depth (`sqs-depth`); dynamodb.py: orders by status (`orders-table`);
+- audit.py: the shop's audit of the stack's tables (`audit` on aws, same checks and baseline);
+- ecs.py also: the replica events `died`/`replaced` from ECS tasks and this run's kill-replica
+  faults (`supervisor-events` on aws, through chaos/probes/processes.py, which the runner's
+  `replacement_s` verdict reads too).
 Alarms (`alarm`, stop conditions) read CloudWatch the same way on every target
 (chaos/probes/alarms.py).
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos.probes.aws import cloudwatch, ecs
+from chaos.probes.aws import audit, cloudwatch, ecs
 
 
 def _replicas(env: Any, p: dict[str, Any]) -> int:
@@ -36,8 +40,12 @@ def _breaker(env: Any, p: dict[str, Any]) -> str | None:
     return cloudwatch.breaker_state(env.ctx, p["dependency"])
 
 
+def _audit(env: Any, p: dict[str, Any]) -> dict[str, Any]:
+    return audit.run_audit(env.ctx, p.get("args"), p.get("baseline"))
+
+
 PROBE_OVERRIDES = {"replicas-alive": _replicas, "iterator-age": _iterator_age,
-                   "stream": _stream, "breaker": _breaker}
+                   "stream": _stream, "breaker": _breaker, "audit": _audit}
 
 PROBE_CALLS: dict[str, list[str]] = {
     "replicas-alive": ["ecs:DescribeServices"],
@@ -56,4 +64,6 @@ PROBE_CALLS: dict[str, list[str]] = {
                   "dynamodbstreams:GetShardIterator", "dynamodbstreams:GetRecords"],
     "http": [], "load-rate": [], "locust": [], "orders": [], "order-status": [],
     "breaker": ["cloudwatch:GetMetricData"],
+    "audit": ["dynamodb:Scan"],
+    "supervisor-events": ["ecs:ListTasks", "ecs:DescribeTasks"],
 }

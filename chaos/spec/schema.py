@@ -137,7 +137,8 @@ VERDICT: dict[str, Any] = {
         "params": {"type": "object"},
         "equals": {}, "in": {"type": "array"},
         "min": {"type": "number"}, "max": {"type": "number"},
-        "per-target": per_target({"min": {"type": "number"}, "max": {"type": "number"}}),
+        "per-target": per_target({"min": {"type": "number"}, "max": {"type": "number"},
+                                  "title": {"type": "string"}}),
     },
 }
 

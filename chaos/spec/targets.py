@@ -1,5 +1,6 @@
 """Bounds per target: a probe step's `within`, a wait-for-faults' `timeout` and a verdict's
-`min`/`max` may differ where the shop runs, stated next to the local value:
+`min`/`max` (and its `title`, which states the bound) may differ where the shop runs, stated
+next to the local value:
 
     - type: probe
       name: jam-detected

@@ -129,3 +129,24 @@ def test_a_bad_per_target_bound_is_named(value: str, error: str) -> None:
     assert "steady-state-hypothesis.probes[0].per-target" in str(raised.value)
     found = load_text(SPEC % "{aws: {within: 90s}}").for_target("aws")
     assert found.data["steady-state-hypothesis"]["probes"][0]["within"] == "90s"
+
+
+def test_the_runner_runs_the_bounds_of_its_target(tmp_path: Path) -> None:
+    """The runner (and its journal) take the bounds of the context's target."""
+    from chaos.context import ChaosContext
+    from chaos.runner.run import ExperimentRunner, RunOptions
+
+    experiment = load_file(EXPERIMENTS[0].with_name("inventory-lambda-errors.yaml"))
+    ctx = ChaosContext.load(tmp_path, require_stack=False)
+
+    def bounds() -> tuple[Any, Any]:
+        runner = ExperimentRunner(experiment, ctx, RunOptions(seed=1, out_dir=tmp_path / "o",
+                                                              handle_signals=False))
+        data = runner.experiment.data
+        step = next(s for s in data["method"] if s.get("name") == "jam-detected")
+        verdict = next(v for v in data["verdicts"] if v["metric"] == "time_to_alarm_s")
+        return step["within"], verdict["max"]
+
+    assert bounds() == ("15s", 15)
+    ctx.target_aws = True
+    assert bounds() == ("150s", 150)

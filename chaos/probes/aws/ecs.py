@@ -45,10 +45,10 @@ def task_events(ctx: ChaosContext, since: float | None = None, kinds: tuple[str,
     faults still on at `since` or later (the ledger):
 
     - `died`: each task a fault stopped, at the fault's start;
-    - `replaced`: each of the service's RUNNING tasks (ours by tag) that was not running when
-      the fault started (the fault recorded `running_before`): the service scheduler started
-      it since. `seconds` is its ECS `startedAt` minus the fault's start when ECS reports one
-      (moto does not), as the supervisor's death-to-healthy time.
+    - `replaced`: each of the service's tasks (ours by tag) whose last status is RUNNING and
+      that was not running when the fault started (the fault recorded `running_before`): the
+      service scheduler started it since. `seconds` is its ECS `startedAt` minus the fault's
+      start when ECS reports one (moto does not), as the supervisor's death-to-healthy time.
 
     Only `died` and `replaced` have an ECS answer; other kinds raise ValueError naming these.
     With no such fault, nothing died or was replaced as far as this run knows (tasks that
@@ -77,8 +77,8 @@ def task_events(ctx: ChaosContext, since: float | None = None, kinds: tuple[str,
                  "fault": e.fault_id} for e in mine for task in e.targets]
         known = {t for e in mine for t in e.undo["running_before"]}
         for task_id, task in sorted(running_tasks(ctx, service).items()):
-            if task_id in known:
-                continue
+            if task_id in known or task.get("lastStatus") != "RUNNING":
+                continue  # there before the fault, or still starting (not serving yet)
             started = _epoch(task.get("startedAt"))
             event: dict[str, Any] = {"ts": started or mine[0].started_at, "kind": "replaced",
                                      "process": f"{service}/{task_id}"}

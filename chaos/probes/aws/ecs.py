@@ -32,6 +32,9 @@ def running_count(ctx: ChaosContext, service: str) -> int:
 # -- replica events ---------------------------------------------------------------------------
 
 EVENT_KINDS = ("died", "replaced")  # the supervisor's kinds an ECS service has an answer for
+# a task's last statuses before it serves; not "!= RUNNING", as moto moves every task's
+# lastStatus on to STOPPED as soon as it is read (its state manager's immediate progression)
+STARTING = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 
 
 def _epoch(value: Any) -> float | None:
@@ -45,10 +48,11 @@ def task_events(ctx: ChaosContext, since: float | None = None, kinds: tuple[str,
     faults still on at `since` or later (the ledger):
 
     - `died`: each task a fault stopped, at the fault's start;
-    - `replaced`: each of the service's tasks (ours by tag) whose last status is RUNNING and
-      that was not running when the fault started (the fault recorded `running_before`): the
-      service scheduler started it since. `seconds` is its ECS `startedAt` minus the fault's
-      start when ECS reports one (moto does not), as the supervisor's death-to-healthy time.
+    - `replaced`: each of the service's tasks (ours by tag, desired RUNNING) that is no longer
+      starting (`STARTING`) and was not running when the fault started (the fault recorded
+      `running_before`): the service scheduler started it since. `seconds` is its ECS
+      `startedAt` minus the fault's start when ECS reports one (moto does not), as the
+      supervisor's death-to-healthy time.
 
     Only `died` and `replaced` have an ECS answer; other kinds raise ValueError naming these.
     With no such fault, nothing died or was replaced as far as this run knows (tasks that
@@ -77,7 +81,7 @@ def task_events(ctx: ChaosContext, since: float | None = None, kinds: tuple[str,
                  "fault": e.fault_id} for e in mine for task in e.targets]
         known = {t for e in mine for t in e.undo["running_before"]}
         for task_id, task in sorted(running_tasks(ctx, service).items()):
-            if task_id in known or task.get("lastStatus") != "RUNNING":
+            if task_id in known or task.get("lastStatus") in STARTING:
                 continue  # there before the fault, or still starting (not serving yet)
             started = _epoch(task.get("startedAt"))
             event: dict[str, Any] = {"ts": started or mine[0].started_at, "kind": "replaced",

@@ -532,3 +532,33 @@ def test_supervisor_events_on_aws_count_the_replacement_of_a_killed_task(
             processes.events(ctx, since, ("hold_expired",), "storefront")
     finally:
         injector.undo(entry.fault_id, by_owner=True)
+
+
+def test_stream_delta_on_aws_sums_the_mappings_metrics_since_a_stream_reading(
+        deployed: dict[str, Any]) -> None:
+    """poison-record's `poison-isolated` on aws: records sent to OnFailure since `stream-before`
+    are the function's mappings' OnFailureDestinationDeliveredEventCount (AWS/Lambda, by
+    EventSourceMappingUUID); another function's mapping does not count."""
+    from chaos.probes.catalog import PROBES
+    from chaos.probes.env import ProbeEnv
+
+    ctx, url = deployed["ctx"], deployed["url"]
+    env, lam, cw = ProbeEnv(ctx=ctx), _client("lambda", url), _client("cloudwatch", url)
+    before = PROBES["stream"].fn(env, {"function": "shop-inventory"})
+    delta = PROBES["stream-delta"].fn
+    params = {"function": "shop-inventory", "since": before}
+    assert delta(env, params)["records_on_failure"] == 0
+
+    def sent(function: str, n: float) -> None:
+        uuid = lam.list_event_source_mappings(FunctionName=function)[
+            "EventSourceMappings"][0]["UUID"]
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+            "MetricName": "OnFailureDestinationDeliveredEventCount", "Value": n, "Unit": "Count",
+            "Dimensions": [{"Name": "EventSourceMappingUUID", "Value": uuid}]}])
+
+    sent("shop-payment", 5)
+    assert delta(env, params)["records_on_failure"] == 0
+    sent("shop-inventory", 1)
+    assert delta(env, params)["records_on_failure"] == 1
+    with pytest.raises(ValueError, match="`since` from a `stream` probe on aws"):
+        delta(env, {"function": "shop-inventory", "since": {"records_on_failure": 0}})

@@ -50,6 +50,18 @@ def test_every_probe_of_every_default_experiment_has_an_aws_reading(
     assert not missing, f"{experiment.path.name}: no aws reading for {missing}"
 
 
+def test_a_probe_listed_as_read_on_aws_has_an_aws_reading() -> None:
+    """PROBE_CALLS (what --dry and the operator policy go by) names exactly the probes that
+    are overridden on aws or read alike everywhere: none that still reads the local stack."""
+    from chaos.probes.aws import PROBE_OVERRIDES, READ_ALIKE
+    from chaos.probes.catalog import PROBES
+
+    assert set(PROBE_CALLS) == set(PROBE_OVERRIDES) | READ_ALIKE
+    assert not set(PROBE_OVERRIDES) & READ_ALIKE
+    assert set(PROBE_CALLS) <= set(PROBES.names())
+    assert set(PROBES.names()) - set(PROBE_CALLS) == {"metric"}  # a replica's /metrics
+
+
 def test_detection_bounds_on_aws_fit_one_minute_metrics(experiment: Experiment) -> None:
     """Each step waiting for an alarm whose AWS period is 60 s (or reading AWS/Lambda metrics)
     waits long enough there, and each time_to_alarm_s verdict on such alarms allows it."""

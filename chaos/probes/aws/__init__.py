@@ -3,8 +3,9 @@
 - ecs.py: a service's running/desired tasks (`ecs-running`; also `replicas-alive` on aws);
 - alb.py: healthy targets of a service's target group (`alb-healthy`);
 - cloudwatch.py: a metric's newest datapoint (`cloudwatch-metric`), the stream numbers from
-  AWS/Lambda (`iterator-age`, `stream` on aws), a breaker's state from the shop's
-  BreakerOpen metric (`breaker` on aws);
+  AWS/Lambda (`iterator-age`, `stream` on aws) and their sums since a `stream` reading
+  (`stream-delta` on aws, with the event source mapping metrics), a breaker's state from the
+  shop's BreakerOpen metric (`breaker` on aws);
 - sqs.py: a queue's depth (`sqs-depth`); dynamodb.py: orders by status (`orders-table`);
 - audit.py: the shop's audit of the stack's tables (`audit` on aws, same checks and baseline);
 - ecs.py also: the replica events `died`/`replaced` from ECS tasks and this run's kill-replica
@@ -36,6 +37,10 @@ def _stream(env: Any, p: dict[str, Any]) -> dict[str, Any]:
     return cloudwatch.stream_numbers(env.ctx, p["function"])
 
 
+def _stream_delta(env: Any, p: dict[str, Any]) -> dict[str, Any]:
+    return cloudwatch.stream_delta(env.ctx, p["function"], p.get("since") or {})
+
+
 def _breaker(env: Any, p: dict[str, Any]) -> str | None:
     return cloudwatch.breaker_state(env.ctx, p["dependency"])
 
@@ -45,7 +50,17 @@ def _audit(env: Any, p: dict[str, Any]) -> dict[str, Any]:
 
 
 PROBE_OVERRIDES = {"replicas-alive": _replicas, "iterator-age": _iterator_age,
-                   "stream": _stream, "breaker": _breaker, "audit": _audit}
+                   "stream": _stream, "stream-delta": _stream_delta, "breaker": _breaker,
+                   "audit": _audit}
+
+# probes whose one function reads the same on every target (AWS APIs through the context's
+# session, HTTP, the load's own records; supervisor-events dispatches in
+# chaos/probes/processes.py) and the aws-only ones: with PROBE_OVERRIDES, exactly the probes of
+# PROBE_CALLS (a test keeps the three in step, so no probe is listed as read on aws while it
+# still reads the local stack)
+READ_ALIKE = frozenset({"alarm", "alarm-contributor", "onfailure", "http", "load-rate",
+                        "locust", "orders", "order-status", "supervisor-events", "ecs-running",
+                        "alb-healthy", "cloudwatch-metric", "sqs-depth", "orders-table"})
 
 PROBE_CALLS: dict[str, list[str]] = {
     "replicas-alive": ["ecs:DescribeServices"],
@@ -55,7 +70,7 @@ PROBE_CALLS: dict[str, list[str]] = {
     "cloudwatch-metric": ["cloudwatch:GetMetricData"],
     "iterator-age": ["cloudwatch:GetMetricData"],
     "stream": ["cloudwatch:GetMetricData"],
-    "stream-delta": ["cloudwatch:GetMetricData"],
+    "stream-delta": ["lambda:ListEventSourceMappings", "cloudwatch:GetMetricData"],
     "sqs-depth": ["sqs:GetQueueAttributes"],
     "orders-table": ["dynamodb:Scan"],
     "alarm": ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],

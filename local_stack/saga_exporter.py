@@ -3,8 +3,8 @@ the age of the oldest order in flight, cancellations by reason, and where the st
 
 The shop's counters (`shop_orders_total{status}`) say what happened in each process since it
 started; they cannot say how many orders are in flight now, nor how much stock is on hand, held
-by orders or sold. This exporter reads the tables (every `--interval` seconds, in the background: a scrape never waits
-for DynamoDB) and serves:
+by orders or sold. This exporter reads the tables (every `--interval` seconds, in the
+background: a scrape never waits for DynamoDB) and serves:
 
 - `shop_saga_orders{status}` (gauge): orders by status (AUTHORIZING, PENDING, RESERVED, PAID,
   COMPLETED, CANCELLED);

@@ -24,11 +24,15 @@ log = logging.getLogger("gameday.run.locust")
 
 
 def locust_argv(host: str, users: int, seed: int, state_dir: Path, out_dir: Path | None,
-                web_port: int | None = None, run_time_s: int | None = None) -> list[str]:
-    """The Locust command line: headless into `out_dir`, or the web UI on `web_port`."""
+                web_port: int | None = None, run_time_s: int | None = None,
+                allow_remote: bool = False) -> list[str]:
+    """The Locust command line: headless into `out_dir`, or the web UI on `web_port`;
+    `allow_remote` for a host outside loopback (the aws target's ALB, in an allowed account)."""
     argv = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--host", host,
             "-u", str(users), "-r", str(users), "--seed", str(seed),
             "--state-dir", str(state_dir)]
+    if allow_remote:
+        argv.append("--allow-remote")
     if web_port is not None:
         argv += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
     else:

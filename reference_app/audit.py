@@ -12,6 +12,9 @@ in flight and only counted):
 - `cancelled_with_charge`: a CANCELLED order whose payment is AUTHORIZED or CAPTURED;
 - `cancelled_with_reservation`: a CANCELLED order with a SUB row and no matching ADD row;
 - `release_mismatch`: a CANCELLED order whose ADD row differs from its SUB row;
+  (these three judge the saga's rollback, which follows the cancellation: a CANCELLED order is
+  judged once its UpdatedAt, the cancellation, is older than the grace period; until then it
+  is counted in `cancellations_rolling_back`)
 - `release_without_reservation`: an ADD row without a SUB row;
 - `completed_without_capture`: a COMPLETED order without a CAPTURED payment;
 - `completed_without_reservation`: a COMPLETED order missing the SUB row of one of its items
@@ -150,6 +153,7 @@ class _Auditor:
         self.grace_s = grace_s
         self.now = now
         self.problems: list[Problem] = []
+        self.rollbacks_in_flight = 0  # CANCELLED within the grace period: not judged yet
         self.orders = {str(o["OrderId"]): o for o in orders}
         self.products = {str(p["ProductId"]): p for p in products if p.get("TranId") == "0"}
         # order id -> sku -> action -> qty
@@ -238,7 +242,13 @@ class _Auditor:
         events = self.events.get(order_id, {})
         pay_status = payment.get("Status") if payment else None
         pay_key = payment.get("IdempotencyKey") if payment else None
-        if status == "CANCELLED":
+        # the saga's rollback (void or refund, release) follows the cancellation: judge it once
+        # the cancellation (UpdatedAt) is older than the grace period, not the order
+        changed = _age_s(order.get("UpdatedAt"), self.now)
+        rolled_back_by_now = changed is None or changed > self.grace_s
+        if status == "CANCELLED" and not rolled_back_by_now:
+            self.rollbacks_in_flight += 1
+        elif status == "CANCELLED":
             if pay_status in HELD:
                 self.add("cancelled_with_charge", "order", order_id,
                          f"payment {pay_key} is {pay_status}", payment_status=pay_status)
@@ -313,6 +323,7 @@ class _Auditor:
             "orders_by_status": dict(Counter(str(o.get("Status")) for o in self.orders.values())),
             "orders_in_flight": classes["in_flight"],
             "orders_stuck": classes["stuck"],
+            "cancellations_rolling_back": self.rollbacks_in_flight,
             "products": len(self.products),
             "units_on_hand": sum(int(p.get("Qty", 0)) for p in self.products.values()),
             "stock_events": dict(event_actions),

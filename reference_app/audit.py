@@ -41,6 +41,7 @@ import logging
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -335,14 +336,19 @@ class _Auditor:
         return AuditReport(self.now, self.grace_s, self.problems, counts)
 
 
+AUDITED_TABLES = ("orders", "products", "payments", "carts")  # TableNames attributes
+
+
 def audit(settings: Settings, grace_s: float = DEFAULT_GRACE_S, now: float | None = None,
-          ddb: Any = None) -> AuditReport:
-    """Read the shop's tables and reconcile them (see the module docstring for the checks)."""
+          ddb: Any = None, tables: Mapping[str, str] | None = None) -> AuditReport:
+    """Read the shop's tables and reconcile them (see the module docstring for the checks).
+    `tables` ({TableNames attribute: name}, e.g. a deployed stack's) overrides the names the
+    settings' prefix gives."""
     ddb = ddb or dynamodb_client(settings)
-    names = settings.tables
+    names = {attr: (tables or {}).get(attr) or getattr(settings.tables, attr)
+             for attr in AUDITED_TABLES}
     orders, products, payments, carts = (
-        list(scan_items(ddb, table, ConsistentRead=True))
-        for table in (names.orders, names.products, names.payments, names.carts))
+        list(scan_items(ddb, names[attr], ConsistentRead=True)) for attr in AUDITED_TABLES)
     report = _Auditor(
         orders=[o for o in orders if not is_heartbeat(o)],
         products=products,
@@ -355,13 +361,18 @@ def audit(settings: Settings, grace_s: float = DEFAULT_GRACE_S, now: float | Non
     return report
 
 
+def parser() -> argparse.ArgumentParser:
+    """The CLI's arguments (also how the chaos `audit` probe reads its `args` on aws)."""
+    found = argparse.ArgumentParser(prog="python -m reference_app.audit", description=__doc__)
+    found.add_argument("--grace-s", type=float, default=DEFAULT_GRACE_S,
+                       help="orders younger than this are in flight, not stuck")
+    found.add_argument("--json", action="store_true", help="print the report as JSON")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: print the report (text or JSON); exit status 1 when it found problems."""
-    parser = argparse.ArgumentParser(prog="python -m reference_app.audit", description=__doc__)
-    parser.add_argument("--grace-s", type=float, default=DEFAULT_GRACE_S,
-                        help="orders younger than this are in flight, not stuck")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     report = audit(Settings.from_env(), grace_s=args.grace_s)
     sys.stdout.write((json.dumps(report.to_dict(), indent=2, sort_keys=True)
                       if args.json else report.render_text()) + "\n")

@@ -30,6 +30,7 @@ from chaos.faults.aws import scheduled_undo
 from chaos.faults.injector import Injector
 from chaos.targets import Selection
 from deploy.aws import policy, tags
+from deploy.aws.template import stream_functions
 from gameday.cli import main
 
 STACK = "gd-faults"
@@ -148,6 +149,7 @@ CASES = [
      "lambda:updateEventSourceMapping"),
     ("lambda-error", {"function": "shop-inventory", "rate": 0.5}, "ssm:deleteParameter"),
     ("service-latency", {"service": "payments", "delay_ms": 300}, "ssm:deleteParameter"),
+    ("kill-replica", {"service": "stream-runtime"}, "lambda:updateEventSourceMapping"),
     ("esm-update", {"function": "shop-weekly-view",
                     "settings": {"BisectBatchOnFunctionError": False}},
      "lambda:updateEventSourceMapping"),
@@ -157,6 +159,9 @@ CASES = [
 def _observe(ctx: ChaosContext, fault: str, params: dict[str, Any]) -> Any:
     """What the fault changes, read from the account."""
     lam, ssm = ctx.client("lambda"), ctx.client("ssm")
+    if fault == "kill-replica":  # stream-runtime: every stream consumer's mappings
+        return {f: [m["State"] for m in lam.list_event_source_mappings(FunctionName=f)[
+            "EventSourceMappings"]] for f in stream_functions()}
     if fault == "throttle-stream" and params.get("mode") != "mapping":
         return lam.get_function_concurrency(FunctionName=params["function"]).get(
             "ReservedConcurrentExecutions")
@@ -171,7 +176,8 @@ def _observe(ctx: ChaosContext, fault: str, params: dict[str, Any]) -> Any:
 
 
 @pytest.mark.parametrize("fault, params, arn_suffix", CASES,
-                         ids=[f"{c[0]}-{c[1].get('mode', '')}" for c in CASES])
+                         ids=[f"{c[0]}-{c[1].get('mode', c[1].get('service', ''))}"
+                              for c in CASES])
 def test_each_fault_injects_schedules_its_undo_and_is_undone(
         deployed: dict[str, Any], fault: str, params: dict[str, Any], arn_suffix: str) -> None:
     ctx, url = deployed["ctx"], deployed["url"]
@@ -292,6 +298,14 @@ def test_dry_game_day_prints_every_call_and_the_policy_is_exactly_what_is_called
     assert "ecs:StopTask" in planned and "scheduler:CreateSchedule" in planned
     # every step of the default game day has an aws reading, with its bounds on aws
     assert "no reading" not in out
+    # stream-consumer-down's "runtime down" is every stream mapping disabled on aws (the
+    # only faults left unresolved: kill-replicas of services moto started no task for, and
+    # parameters saved during the run)
+    unresolved = [line for line in out.splitlines() if "resolved at run time" in line]
+    assert all("no candidates" in line or "saved during the run" in line
+               for line in unresolved), unresolved
+    down = out[out.index("fault stream-runtime-down: kill-replica"):]
+    assert "lambda:UpdateEventSourceMapping of shop-inventory" in down[:down.index("\n    3.")]
     assert "audit-clean: audit" in out and "storefront-replaced: supervisor-events" in out
     assert "jam-detected: alarm {'alarm': 'shop-inventory-stream-jam'} == 'ALARM' within 150s" \
         in out

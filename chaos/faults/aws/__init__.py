@@ -1,7 +1,9 @@
 """The aws target's fault backends, by the same fault names as the local ones (chaos/faults/):
 
 - kill-replica: ECS UpdateService (desiredCount lowered, mode hold) + StopTask
-  (ecs_tasks.py); undone by UpdateService with the desiredCount read before;
+  (ecs_tasks.py); undone by UpdateService with the desiredCount read before; for
+  `service: stream-runtime` (locally the pollers' process) every stream consumer's mapping
+  disabled, undone by UpdateEventSourceMapping Enabled=true;
 - throttle-stream: PutFunctionConcurrency 0, or UpdateEventSourceMapping Enabled=false
   (mode mapping) (lambda_stream.py); undone by Delete/PutFunctionConcurrency or
   UpdateEventSourceMapping;

@@ -10,6 +10,9 @@ Modes (`mode`, default hold — what the local stack's supervisor hold does):
 - `stop`: StopTask only; the service scheduler replaces the tasks at once (nothing to undo, no
   schedule needed, but one is still made: it sets the desiredCount it read, a no-op).
 
+`service: stream-runtime` (the local stack's poller process) disables every stream consumer's
+event source mapping instead (`KillReplica`, through esm-update's backend).
+
 Targets are task ids. moto never starts a service's tasks and ignores ListTasks' serviceName:
 tasks are matched by their `group` (`service:<name>`, as ECS sets it) and their tags.
 """
@@ -24,7 +27,7 @@ from chaos.exceptions import InjectionFailed, UnknownTarget
 from chaos.faults.aws import tagging
 from chaos.faults.aws.base import AwsFault
 from chaos.faults.aws.scheduled_undo import UndoCall
-from chaos.faults.base import poll
+from chaos.faults.base import as_list, poll
 from chaos.ledger import Entry
 
 log = logging.getLogger("chaos.faults.aws.ecs_tasks")
@@ -168,4 +171,92 @@ class KillTask(AwsFault):
         return f"restored {data['service_name']} desiredCount {data['desired_before']}"
 
 
-FAULTS = [KillTask()]
+STREAM_RUNTIME = "stream-runtime"
+DISABLED = {"Enabled": False}
+
+
+def stream_consumers() -> list[str]:
+    """The functions with a DynamoDB stream mapping in the deployed template."""
+    from deploy.aws.template import stream_functions
+
+    return stream_functions()
+
+
+class KillReplica(AwsFault):
+    """kill-replica on aws, by service: an ECS service's tasks (`KillTask`), or
+    `stream-runtime` — locally the process that runs every consumer's poller; on AWS the
+    pollers are Lambda's event source mappings, so "the runtime down" is every stream
+    consumer's mapping disabled (UpdateEventSourceMapping Enabled=false, `esm-update`'s
+    backend) and enabled again at the end; records wait in the stream, as they do locally."""
+
+    name = "kill-replica"
+    summary = ("ECS StopTask for tasks of a service, held down or not; stream-runtime: every "
+               "stream mapping disabled (aws: undo scheduled)")
+    self_expiring = True
+
+    def __init__(self) -> None:
+        from chaos.faults.aws.lambda_stream import ESM_UPDATE
+
+        self.tasks = KillTask()
+        self.mappings = ESM_UPDATE
+
+    def _of(self, params: dict[str, Any]) -> AwsFault:
+        return self.mappings if params.get("service") == STREAM_RUNTIME else self.tasks
+
+    def normalize(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("service") != STREAM_RUNTIME:
+            return self.tasks.normalize(params)
+        self.reject_unknown(params, {"service", "function", "settings"})
+        consumers = stream_consumers()
+        functions = as_list(params.get("function")) or consumers
+        unknown = sorted(set(functions) - set(consumers))
+        if unknown:
+            raise ValueError(f"kill-replica stream-runtime on aws: {unknown} have no stream "
+                             f"mapping (stream consumers: {consumers})")
+        if params.get("settings", DISABLED) != DISABLED:
+            raise ValueError(f"kill-replica stream-runtime on aws sets {DISABLED}, nothing else")
+        return {"service": STREAM_RUNTIME,
+                **self.mappings.normalize({"function": functions, "settings": DISABLED})}
+
+    def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:
+        return self._of(params).candidates(ctx, params)
+
+    def _candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:
+        raise NotImplementedError  # candidates() dispatches
+
+    def conflict_keys(self, targets: list[str], params: dict[str, Any]) -> list[str]:
+        return self._of(params).conflict_keys(targets, params)
+
+    def effects(self, targets: list[str], params: dict[str, Any]) -> list[str]:
+        return self._of(params).effects(targets, params)
+
+    def api_calls(self, targets: list[str], params: dict[str, Any]) -> list[str]:
+        return self._of(params).api_calls(targets, params)
+
+    def planned_undo(self, targets: list[str], params: dict[str, Any]) -> list[str]:
+        return self._of(params).planned_undo(targets, params)
+
+    def undo_calls(self, targets: list[str], params: dict[str, Any],
+                   data: dict[str, Any]) -> list[UndoCall]:
+        return self._of(params).undo_calls(targets, params, data)
+
+    def prepare_undo(self, ctx: ChaosContext, entry: Entry) -> dict[str, Any]:
+        return self._of(entry.params).prepare_undo(ctx, entry)
+
+    def inject(self, ctx: ChaosContext, entry: Entry) -> None:
+        self._of(entry.params).inject(ctx, entry)
+
+    def verify(self, ctx: ChaosContext, entry: Entry) -> None:
+        self._of(entry.params).verify(ctx, entry)
+
+    def undo(self, ctx: ChaosContext, entry: Entry) -> str:
+        return self._of(entry.params).undo(ctx, entry)
+
+    def _inject(self, ctx: ChaosContext, entry: Entry) -> None:
+        raise NotImplementedError  # inject() dispatches
+
+    def _undo(self, ctx: ChaosContext, entry: Entry) -> str:
+        raise NotImplementedError  # undo() dispatches
+
+
+FAULTS = [KillReplica()]

@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dashboards.queue_depth import (
@@ -109,6 +109,9 @@ GREATER = "GreaterThanThreshold"
 GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
 LESS = "LessThanThreshold"
 
+
+# Metric namespaces AWS publishes at 1-minute resolution (AlarmDefinition.on_aws)
+ONE_MINUTE_NAMESPACES = frozenset({"AWS/Lambda", "AWS/SQS"})
 
 METRIC_QUERY_ID = "m1"  # the metric a metric-math alarm's expression reads
 EXPRESSION_QUERY_ID = "e1"
@@ -190,6 +193,16 @@ class AlarmDefinition:
     def logical_id(self) -> str:
         """A CloudFormation logical id derived from the name (shop-inventory-x → ShopInventoryX)."""
         return _logical_id(self.name)
+
+    def on_aws(self) -> AlarmDefinition:
+        """This alarm as deployed on AWS: the same, except that a period under 60 s on a metric
+        AWS publishes once a minute (``ONE_MINUTE_NAMESPACES``) becomes 60 s, since CloudWatch
+        cannot evaluate a 10-second period of a 1-minute metric. The shop's own ``Shop``
+        metrics are high-resolution (StorageResolution 1) and keep their 10-second periods:
+        that is why the heartbeat and breaker alarms read them."""
+        if self.namespace in ONE_MINUTE_NAMESPACES and self.period < 60:
+            return replace(self, period=60)
+        return self
 
 
 @dataclass(frozen=True)
@@ -523,8 +536,10 @@ def alarm_definitions(
     functions: Sequence[str] = STREAM_FUNCTIONS,
     dependencies: Sequence[str] = BREAKER_DEPENDENCIES,
     on_failure_queue: str = ON_FAILURE_QUEUE_NAME,
+    on_aws: bool = False,
 ) -> list[AlarmDefinition]:
-    """Every alarm of the shop, in a stable order."""
+    """Every alarm of the shop, in a stable order; ``on_aws``: as deployed on AWS
+    (``AlarmDefinition.on_aws``)."""
     alarms: list[AlarmDefinition] = []
     for function_name in functions:
         alarms += [
@@ -538,7 +553,7 @@ def alarm_definitions(
     alarms.append(storefront_5xx_alarm(prefix))
     alarms += [breaker_open_alarm(dependency, prefix) for dependency in dependencies]
     alarms.append(on_failure_queue_alarm(on_failure_queue, prefix))
-    return alarms
+    return [alarm.on_aws() for alarm in alarms] if on_aws else alarms
 
 
 def insight_rule_definitions(prefix: str = "shop-", *,

@@ -187,6 +187,9 @@ def expire_stream_iterators(lifetime_s: float = ITERATOR_LIFETIME_S) -> bool:
         return original_get_records(self, iterator_arn, limit)
 
     setattr(get_records, _PATCH_MARK, True)
+    # functools.wraps-style handles on the originals, so a test can start from plain moto
+    init.__wrapped__ = original_init  # type: ignore[attr-defined]
+    get_records.__wrapped__ = original_get_records  # type: ignore[attr-defined]
     iterator_cls.__init__ = init
     backend_cls.get_records = get_records
     log.info("moto DynamoDB Streams: shard iterators expire after %.0f s, as on AWS", lifetime_s)

@@ -66,6 +66,36 @@ def beat(settings: Settings, client: Any = None) -> int:
     return ok
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    """Scheduled-Lambda entry point."""
-    return {"written": beat(Settings.from_env())}
+# On AWS: EventBridge invokes the writer once a minute, and each invocation writes every
+# HEARTBEAT_INTERVAL_S for SCHEDULED_RUN_S, a little longer than the minute, so consecutive runs
+# overlap (EventBridge's delivery jitters by seconds) and no 10-second period goes without its
+# beats. The function's timeout (deploy.aws.template) leaves room for the last writes.
+SCHEDULE_EVERY_S = 60.0
+SCHEDULED_RUN_S = 66.0
+# stop writing this long before the function's own timeout, whatever SCHEDULED_RUN_S says
+TIMEOUT_MARGIN_S = 3.0
+
+
+def handler(event: dict[str, Any], context: Any, *, clock: Any = time.monotonic,
+            sleep: Any = time.sleep, writer: Any = None) -> dict[str, int]:
+    """Scheduled-Lambda entry point: one beat per `HEARTBEAT_INTERVAL_S` (fixed rate, not
+    drifting with the write time) for `SCHEDULED_RUN_S`, or until `TIMEOUT_MARGIN_S` before the
+    invocation's timeout. `clock`, `sleep` and `writer` are for tests."""
+    if writer is None:
+        settings = Settings.from_env()
+
+        def writer() -> int:
+            return beat(settings)
+    started = clock()
+    run_s = SCHEDULED_RUN_S
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is not None:
+        run_s = min(run_s, remaining_ms() / 1000.0 - TIMEOUT_MARGIN_S)
+    written = beats = 0
+    while True:
+        written += writer()
+        beats += 1
+        next_at = started + beats * HEARTBEAT_INTERVAL_S
+        if next_at - started > run_s:
+            return {"written": written, "beats": beats}
+        sleep(max(0.0, next_at - clock()))

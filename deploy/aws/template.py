@@ -23,9 +23,9 @@ Physical names are the shop's own (``shop-orders``, ``shop-inventory``, ``shop-*
 because the handlers and the fault contract name them so: one shop per account and region.
 
 Resources that moto's CloudFormation cannot create (``MOTO_UNSUPPORTED``: the alarms, the
-ElastiCache cache) carry the condition ``FullStack``, false when the parameter
-``MotoCompatible`` is ``true``; on AWS it is always false (the default). docs/aws.md lists the
-gaps and tests/aws/ checks this list against moto itself.
+Contributor Insights rule, the ElastiCache cache) carry the condition ``FullStack``, false when
+the parameter ``MotoCompatible`` is ``true``; on AWS it is always false (the default).
+docs/aws.md lists the gaps and tests/aws/ checks this list against moto itself.
 """
 
 from __future__ import annotations
@@ -34,18 +34,23 @@ import argparse
 import inspect
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dashboards.cloudwatch_alarms import AlarmDefinition, alarm_definitions
+from dashboards.cloudwatch_alarms import (
+    AlarmDefinition,
+    alarm_definitions,
+    insight_rule_definitions,
+)
 from deploy.aws import catalog as out
 from deploy.aws import tags
 from local_stack.shop_deploy import ON_FAILURE_QUEUE, SECOND_LOOK_QUEUE, SOURCES, MappingSettings
 from local_stack.stack import SERVICE_APPS
 from local_stack.stream_runtime.deploy import deploy_function
+from reference_app import heartbeat
 from reference_app.config import TableNames
 from reference_app.faults import PARAMETER_PREFIX
 from reference_app.handlers import HANDLERS
@@ -68,6 +73,7 @@ WITH_LOCUST = "WithLocust"
 # Resource types moto's CloudFormation has no model for (checked by tests/aws against moto).
 MOTO_UNSUPPORTED = frozenset({
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::InsightRule",
     "AWS::ElastiCache::SubnetGroup",
     "AWS::ElastiCache::ReplicationGroup",
 })
@@ -78,9 +84,6 @@ UNTAGGABLE = frozenset({
     "AWS::EC2::SecurityGroupIngress", "AWS::Lambda::Permission",
 })
 TAG_MAP_TYPES = frozenset({"AWS::SSM::Parameter"})
-# Metric namespaces AWS publishes at 1-minute resolution (alarm periods below 60 s need
-# high-resolution metrics, which only the shop's own `Shop` namespace is).
-ONE_MINUTE_NAMESPACES = frozenset({"AWS/Lambda", "AWS/SQS"})
 
 
 @dataclass(frozen=True)
@@ -181,19 +184,15 @@ def mapping_properties(on_failure_arn: Any) -> dict[str, Any]:
     return params
 
 
-def aws_alarm(alarm: AlarmDefinition) -> AlarmDefinition:
-    """The alarm as deployed on AWS: the same definition, except that a period under 60 s on a
-    metric AWS publishes every minute (AWS/Lambda, AWS/SQS) becomes 60 s — CloudWatch cannot
-    evaluate a 10-second period of a 1-minute metric (docs/aws.md, "What differs from local")."""
-    if alarm.namespace in ONE_MINUTE_NAMESPACES and alarm.period < 60:
-        return replace(alarm, period=60)
-    return alarm
+def heartbeat_timeout_s() -> int:
+    """The heartbeat writer's timeout: its run (a little over the minute between two
+    EventBridge invocations) plus the margin it keeps before the timeout, rounded up."""
+    return int(heartbeat.SCHEDULED_RUN_S + heartbeat.TIMEOUT_MARGIN_S) + 5
 
 
 def aws_alarms() -> list[AlarmDefinition]:
-    """Every alarm of the shop as the template deploys it."""
-    return [aws_alarm(a) for a in alarm_definitions(ALARM_PREFIX,
-                                                    on_failure_queue=ON_FAILURE_QUEUE)]
+    """Every alarm of the shop as the template deploys it (the definitions' AWS variant)."""
+    return alarm_definitions(ALARM_PREFIX, on_failure_queue=ON_FAILURE_QUEUE, on_aws=True)
 
 
 class Builder:
@@ -432,8 +431,10 @@ def _data(b: Builder) -> None:
 
 
 def _function(b: Builder, name: str, handler: str, statements: list[dict[str, Any]],
-              env: dict[str, Any], *, in_vpc: bool = False) -> str:
-    timeout_s, memory_mb = function_defaults()
+              env: dict[str, Any], *, in_vpc: bool = False, timeout_s: int | None = None
+              ) -> str:
+    default_timeout_s, memory_mb = function_defaults()
+    timeout_s = timeout_s or default_timeout_s
     logical_id = function_logical(name)
     log_group = b.add(out.logical(name, "logs"), "AWS::Logs::LogGroup",
                       {"LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": 14}, tags.LOGS)
@@ -503,13 +504,16 @@ def _functions(b: Builder) -> None:
     }, TRANSACTION_MANAGER)
 
     scheduled = {
-        HEARTBEAT: ("One heartbeat write per streamed table every minute",
+        HEARTBEAT: ("Heartbeat writes (one per streamed table every second) for a minute, "
+                    "every minute",
                     [_allow(["dynamodb:PutItem"], _table_arns(STREAMED_TABLES))]),
         SWEEPER: ("Cancel checkouts left AUTHORIZING past their timeout, every minute",
                   [_allow(DYNAMODB_DATA, _table_arns(["orders"]))]),
     }
+    timeouts = {HEARTBEAT: heartbeat_timeout_s()}
     for name, (description, statements) in scheduled.items():
-        function = _function(b, name, OTHER_FUNCTIONS[name], statements, {})
+        function = _function(b, name, OTHER_FUNCTIONS[name], statements, {},
+                             timeout_s=timeouts.get(name))
         rule = out.logical(name, "schedule")
         b.add(rule, "AWS::Events::Rule", {
             "Description": description, "ScheduleExpression": "rate(1 minute)",
@@ -668,6 +672,9 @@ def _services(b: Builder) -> None:
 
 
 def _alarms(b: Builder) -> None:
+    for rule in insight_rule_definitions(ALARM_PREFIX):
+        resource = rule.to_cloudformation()
+        b.add(rule.logical_id + "Rule", resource["Type"], resource["Properties"], tags.ALARM)
     for alarm in aws_alarms():
         resource = alarm.to_cloudformation()
         b.add(alarm.logical_id + "Alarm", resource["Type"], resource["Properties"], tags.ALARM)

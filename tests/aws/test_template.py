@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards.cloudwatch_alarms import alarm_definitions
+from dashboards.cloudwatch_alarms import (
+    ONE_MINUTE_NAMESPACES,
+    alarm_definitions,
+    insight_rule_definitions,
+)
 from deploy.aws import package, tags, template
 from local_stack.shop_deploy import ON_FAILURE_QUEUE, SOURCES, MappingSettings
 from reference_app.handlers import HANDLERS
@@ -62,17 +66,30 @@ def test_cfn_lint_catches_a_broken_template() -> None:
 def test_alarms_are_the_definitions(shop: dict[str, Any]) -> None:
     deployed = {r["Properties"]["AlarmName"]: r
                 for r in _of_type(shop, "AWS::CloudWatch::Alarm").values()}
-    definitions = alarm_definitions(template.ALARM_PREFIX, on_failure_queue=ON_FAILURE_QUEUE)
-    assert sorted(deployed) == sorted(a.name for a in definitions)
-    for alarm in definitions:
-        resource = deployed[alarm.name]
+    local = alarm_definitions(template.ALARM_PREFIX, on_failure_queue=ON_FAILURE_QUEUE)
+    on_aws = alarm_definitions(template.ALARM_PREFIX, on_failure_queue=ON_FAILURE_QUEUE,
+                               on_aws=True)
+    assert sorted(deployed) == sorted(a.name for a in local)
+    for here, there in zip(local, on_aws, strict=True):
+        resource = deployed[there.name]
         assert resource["Condition"] == template.FULL_STACK
         props = {k: v for k, v in resource["Properties"].items() if k != "Tags"}
-        expected = alarm.to_cloudformation()["Properties"]
+        assert props == there.to_cloudformation()["Properties"], there.name
         # the one AWS difference: 1-minute AWS metrics cannot have sub-minute periods
-        if alarm.namespace in template.ONE_MINUTE_NAMESPACES:
-            expected["Period"] = max(60, alarm.period)
-        assert props == expected, alarm.name
+        if here.namespace in ONE_MINUTE_NAMESPACES:
+            assert there.period == max(60, here.period), there.name
+        else:
+            assert there == here, there.name
+
+
+def test_insight_rules_are_the_definitions(shop: dict[str, Any]) -> None:
+    """The stuck-correlation-ID alarm reads a Contributor Insights rule: it is deployed too."""
+    deployed = {r["Properties"]["RuleName"]: {k: v for k, v in r["Properties"].items()
+                                              if k != "Tags"}
+                for r in _of_type(shop, "AWS::CloudWatch::InsightRule").values()}
+    expected = {rule.name: rule.to_cloudformation()["Properties"]
+                for rule in insight_rule_definitions(template.ALARM_PREFIX)}
+    assert expected and deployed == expected
 
 
 def test_tables_are_the_shop_tables(shop: dict[str, Any]) -> None:

@@ -209,8 +209,11 @@ def test_stream_iterators_expire_like_aws(monkeypatch: pytest.MonkeyPatch) -> No
 
     from local_stack import aws_server
 
-    monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)
-    monkeypatch.setattr(ShardIterator, "__init__", ShardIterator.__init__)
+    # start from plain moto even when an earlier test in this process installed the patch
+    # (with AWS's 900 s lifetime, which would make the 5-second-old iterator below valid)
+    for cls, name in ((DynamoDBStreamsBackend, "get_records"), (ShardIterator, "__init__")):
+        current = getattr(cls, name)
+        monkeypatch.setattr(cls, name, getattr(current, "__wrapped__", current))
     monkeypatch.setattr(aws_server, "_PRUNE_EVERY_S", 0.0)
     assert aws_server.expire_stream_iterators(lifetime_s=0.5)
     fresh = SimpleNamespace(local_stack_created=time.monotonic(),

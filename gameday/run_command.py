@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from gameday import IMPORTED_AT
 from gameday.arg_types import rate, whole_number
-from loadtests.pacing import MAX_RATE, LoadMix
+from loadtests.pacing import GAME_DAY_RATE, MAX_RATE, LoadMix
 from local_stack.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -38,9 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gameday.run")
 
 EXIT_USAGE = ExitCode.USAGE
-# requests per second of the game day's Locust load, --quick too: about a fifth of what the
-# local stack serves on a 2-core machine (~270 req/s at 60 users), with 1.5 checkouts a second
-DEFAULT_RATE = 60.0
+DEFAULT_RATE = GAME_DAY_RATE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(loadtests.pacing)")
     p.add_argument("--users", type=whole_number(1), default=None,
                    help="Locust users carrying that rate, buyers included (default: enough "
-                        "for it, e.g. 16 at 60 req/s)")
+                        "for it, e.g. 19 at 60 req/s)")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="the stack's state dir (default: a private temporary directory, "
                         "removed at the end)")

@@ -33,15 +33,21 @@ from dataclasses import dataclass
 # requests buy; this keeps >= 1 checkout/s from 40 req/s up, and the saga's stream
 # consumers, not the storefront, are what a checkout loads most)
 CHECKOUT_SHARE = 1 / 40
-# how long one buyer's purchase takes, slot waits and order polls included (a sign-up, a
-# product, an add, the checkout, 2-6 polls 0.5 s apart): buyers = checkout rate x this
-PURCHASE_S = 4.0
+# how long one buyer's purchase may take, slot waits and order polls included (a sign-up, a
+# product, an add, the checkout, 2-6 polls 0.5 s apart; longer on a busy machine or while a
+# fault slows the saga): buyers = checkout rate x this. A buyer waiting for its purchase slot
+# sends nothing, so spare buyers cost no load; too few miss slots (at 4 s: 81 % of the
+# requested checkouts at a load average of 12)
+PURCHASE_S = 6.0
 # the other users: one per this many requests/s. Users are the most requests in flight: a
 # normal request takes 20-150 ms here, so this leaves headroom for a slow spell, yet when the
 # shop slows down (a fault, a busy machine) the load cannot pile up more than this many
 # requests on it and starve everything else (the experiments' own probe load included)
 RPS_PER_OTHER_USER = 6.0
 MIN_OTHER_USERS = 2
+# `gameday run --rate`'s default, --quick too: about a fifth of what the local stack serves on
+# a 2-core machine (~270 req/s at 60 users), with 1.5 checkouts a second
+GAME_DAY_RATE = 60.0
 MAX_RATE = 10_000.0
 
 

@@ -36,7 +36,7 @@ from gameday.run.selection import derived_seed
 from gameday.run.stack_process import StackFailed, StackProcess
 from gameday.run.teardown import active_faults, leftovers, undo_faults
 from gameday.run.warmup import WarmupFailed, breaker_settings, first_request, smoke_order
-from loadtests.pacing import LoadMix
+from loadtests.pacing import GAME_DAY_RATE, LoadMix
 from local_stack.ports import free_port
 
 log = logging.getLogger("gameday.run")
@@ -51,7 +51,7 @@ class GameDayOptions:
     report_dir: Path
     mode: str = "full"  # full | quick | custom
     state_dir: Path | None = None  # None: a private temporary directory
-    mix: LoadMix = field(default_factory=lambda: LoadMix.plan(60.0))  # the paced Locust load
+    mix: LoadMix = field(default_factory=lambda: LoadMix.plan(GAME_DAY_RATE))  # Locust's load
     products: int = 120
     keep: bool = False
     no_breaker: bool = False

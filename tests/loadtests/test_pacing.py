@@ -77,9 +77,9 @@ def test_a_pacer_refuses_a_rate_that_is_no_rate(bad: float) -> None:
 def test_the_mix_of_a_paced_run() -> None:
     mix = LoadMix.plan(60)
     assert (mix.rate, mix.checkout_rate) == (60.0, 1.5)  # a fortieth are checkouts
-    assert mix.buyers == 6 and mix.others == 10 and mix.users == 16
+    assert mix.buyers == 9 and mix.others == 10 and mix.users == 19
     given = LoadMix.plan(60, users=10)  # the same proportions in the users given
-    assert (given.users, given.buyers) == (10, 4)
+    assert (given.users, given.buyers) == (10, 5)
     assert LoadMix.plan(60, users=2).buyers == 1
     assert LoadMix.plan(30, checkout_rate=0).buyers == 0
 
@@ -152,12 +152,12 @@ def test_without_rate_nothing_is_paced_and_there_are_no_buyers() -> None:
 
 
 def test_rate_installs_the_pacers_and_the_buyers() -> None:
-    environment = _init("--rate", "60", "-u", "16")
+    environment = _init("--rate", "60", "-u", "19")
     pacers = pacers_for(environment)
     assert pacers.requests is not None and pacers.requests.rate == 60
     assert pacers.purchases is not None and pacers.purchases.rate == 1.5
-    assert pacers.mix == LoadMix(60.0, 1.5, 16, 6)
-    assert BuyerUser in environment.user_classes and BuyerUser.fixed_count == 6
+    assert pacers.mix == LoadMix(60.0, 1.5, 19, 9)
+    assert BuyerUser in environment.user_classes and BuyerUser.fixed_count == 9
     explicit = _init("--rate", "60", "-u", "10", "--checkout-rate", "1.5", "--buyers", "4")
     assert pacers_for(explicit).mix == LoadMix(60.0, 1.5, 10, 4)
 

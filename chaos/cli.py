@@ -54,6 +54,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="act on a real AWS account (needs --allow-account)")
     parser.add_argument("--allow-account", action="append", default=[], metavar="ID",
                         help="AWS account id the CLI may act on (with --target-aws)")
+    parser.add_argument("--stack", help="with --target-aws: the shop's CloudFormation stack "
+                        "(`gameday aws deploy`); only resources it tagged are targeted")
+    parser.add_argument("--region", help="with --target-aws: the stack's region")
 
 
 def register_commands(sub: argparse._SubParsersAction) -> None:
@@ -122,7 +125,26 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=cmd_run)
 
     faults = sub.add_parser("faults", help="list the faults this CLI can inject")
+    faults.add_argument("--target-aws", action="store_true",
+                        help="the aws target's backends (chaos/faults/aws)")
     faults.set_defaults(func=cmd_faults)
+
+    fis = sub.add_parser("fis-template", help="the FIS alternative for a Lambda fault: print "
+                         "(or --create) an FIS experiment template (docs/aws.md, FIS)")
+    _add_common(fis)
+    fis.add_argument("name", choices=("lambda-error", "lambda-latency"))
+    fis.add_argument("--role-arn", required=True,
+                     help="the role FIS runs the experiment as (Lambda and S3 permissions)")
+    fis.add_argument("--function", help="function ARNs, comma-separated (default: every "
+                     "function tagged by --stack)")
+    fis.add_argument("--duration", type=_duration, default=30.0)
+    fis.add_argument("--rate", type=float, default=1.0, help="fraction of invocations, 0..1")
+    fis.add_argument("--delay", type=_duration, help="lambda-latency: e.g. 500ms")
+    fis.add_argument("--stop-alarm", action="append", default=[], metavar="ARN",
+                     help="a CloudWatch alarm ARN that stops the experiment (repeatable)")
+    fis.add_argument("--create", action="store_true",
+                     help="create it in the account (needs --target-aws --allow-account)")
+    fis.set_defaults(func=cmd_fis_template)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -131,7 +153,9 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
 def _context(args: argparse.Namespace, require_stack: bool = True) -> Any:
     from chaos.context import ChaosContext
 
-    return ChaosContext.load(args.state_dir, args.target_aws, args.allow_account, require_stack)
+    return ChaosContext.load(args.state_dir, args.target_aws, args.allow_account, require_stack,
+                             stack=getattr(args, "stack", None),
+                             region=getattr(args, "region", None))
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -175,15 +199,15 @@ def _inject_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_inject(args: argparse.Namespace) -> int:
     from chaos.exceptions import InjectionFailed
-    from chaos.faults import get_fault
     from chaos.faults.injector import Injector
     from chaos.safety import UnsafeTarget
-    from chaos.targets import Selection, TargetSelectionError
+    from chaos.targets import TARGETS, Selection, TargetSelectionError
     from local_stack.state import StackNotRunning
 
     try:
         Selection.parse(args.target)  # a malformed flag is named before anything else,
-        get_fault(args.name).normalize(_inject_params(args))  # stack or not
+        target = TARGETS.get("aws" if args.target_aws else "local")
+        target.fault(args.name).normalize(_inject_params(args))  # stack or not
         ctx = _context(args)
         injector = Injector(ctx)
         plan = injector.plan(args.name, args.target, _inject_params(args), args.duration,
@@ -404,10 +428,43 @@ def print_result(result: Any) -> None:
         print(f"  {kind}: {path}")
 
 
-def cmd_faults(args: argparse.Namespace) -> int:
-    from chaos.faults import FAULTS
+def cmd_fis_template(args: argparse.Namespace) -> int:
+    from chaos.faults.aws import fis
+    from chaos.safety import UnsafeTarget
 
-    for name, fault in sorted(FAULTS.items()):
+    if not args.stack:
+        return _fail("fis-template needs --stack NAME (its functions are selected by tag)")
+    try:
+        request = fis.experiment_template(
+            args.name, args.stack, args.role_arn, args.duration, rate=args.rate,
+            delay_ms=int(round(args.delay * 1000)) if args.delay else None,
+            functions=[f.strip() for f in (args.function or "").split(",") if f.strip()],
+            stop_alarm_arns=args.stop_alarm)
+    except ValueError as exc:
+        return _fail(str(exc))
+    print(json.dumps(request, indent=2, sort_keys=True))
+    print(f"note: FIS' Lambda actions need the FIS extension layer on each function and start "
+          f"up to {fis.START_DELAY_S} s after the experiment (docs/aws.md, FIS)",
+          file=sys.stderr)
+    if not args.create:
+        return EXIT_OK
+    if not args.target_aws:
+        return _fail("--create acts on an account: add --target-aws --allow-account ID")
+    try:
+        ctx = _context(args, require_stack=False)
+    except UnsafeTarget as exc:
+        return _fail(str(exc))
+    template_id = fis.create(ctx.client("fis"), request)
+    print(f"created FIS experiment template {template_id}; start it with "
+          f"`aws fis start-experiment --experiment-template-id {template_id}`")
+    return EXIT_OK
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from chaos.targets import TARGETS
+
+    faults = TARGETS.get("aws" if args.target_aws else "local").faults()
+    for name, fault in sorted(faults.items()):
         ends = "ends by itself at expiry" if fault.self_expiring else "ended by reap at expiry"
         print(f"{name:<18} {fault.summary} ({ends})")
     return EXIT_OK

@@ -3,6 +3,10 @@
 AWS clients point at the stack's local endpoint (`urls.aws`, dummy credentials "testing",
 region from the state file) unless the context was built for a real account (`--target-aws`),
 which also requires the caller's account to be in `--allow-account`.
+
+`target` says where the shop runs (local | compose | aws, see chaos/targets/); on aws the
+endpoints come from the stack named by `--stack` (`catalog()`, read once) and the shop's URLs
+are the stack's load balancers, not loopback ones.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class ChaosContext:
     aws_endpoint: str | None = None
     target_aws: bool = False
     account: str | None = None
+    stack: str | None = None  # the CloudFormation stack of the aws target
+    _catalog: dict[str, Any] | None = field(default=None, repr=False)
+    _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -45,6 +52,8 @@ class ChaosContext:
         target_aws: bool = False,
         allow_accounts: list[str] | tuple[str, ...] = (),
         require_stack: bool = True,
+        stack: str | None = None,
+        region: str | None = None,
     ) -> ChaosContext:
         """Read the state file and check the safety rails; raise StackNotRunning/UnsafeTarget."""
         state_dir = Path(state_dir or default_state_dir()).resolve()
@@ -54,9 +63,11 @@ class ChaosContext:
             if require_stack and not target_aws:
                 raise
             state = {}
-        region = state.get("region") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        region = (region or state.get("region") or os.environ.get("AWS_DEFAULT_REGION")
+                  or DEFAULT_REGION)
         endpoint = (state.get("urls") or {}).get("aws")
-        ctx = cls(state_dir=state_dir, state=state, region=region, target_aws=target_aws)
+        ctx = cls(state_dir=state_dir, state=state, region=region, target_aws=target_aws,
+                  stack=stack)
         if target_aws:
             ctx.aws_endpoint = os.environ.get("CHAOS_AWS_ENDPOINT_URL") or None
             ctx.account = check_account(ctx.client("sts"), allow_accounts)
@@ -69,7 +80,27 @@ class ChaosContext:
 
     @property
     def has_stack(self) -> bool:
-        return bool(self.state)
+        return bool(self.state) or (self.target_aws and bool(self.stack))
+
+    @property
+    def target(self) -> str:
+        """local | compose | aws (chaos/targets/)."""
+        if self.target_aws:
+            return "aws"
+        return "compose" if self.state.get("compose") else "local"
+
+    def catalog(self) -> dict[str, Any]:
+        """The aws target's endpoints catalog (deploy.aws.catalog.endpoints), read once;
+        UnsafeTarget without --stack."""
+        if not self.target_aws:
+            raise UnsafeTarget("the stack catalog is the aws target's (--target-aws --stack)")
+        if not self.stack:
+            raise UnsafeTarget("the aws target needs --stack NAME (the shop's stack)")
+        if self._catalog is None:
+            from deploy.aws.catalog import endpoints
+
+            self._catalog = endpoints(self.client("cloudformation"), self.stack)
+        return self._catalog
 
     def reload(self) -> dict[str, Any]:
         """Re-read the state file (pids change when replicas are replaced)."""
@@ -100,8 +131,12 @@ class ChaosContext:
             retries={"mode": "standard", "max_attempts": attempts},
         )
         if self.target_aws:
-            session = boto3.session.Session(region_name=self.region)
-            return session.client(service, endpoint_url=self.aws_endpoint, config=config)
+            # one session for every client (called under self._lock): a new session would
+            # load botocore's endpoint data again for each client (~0.3 s apiece)
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=self.region)
+            return self._session.client(service, endpoint_url=self.aws_endpoint,
+                                        config=config)
         if not self.aws_endpoint:
             raise UnsafeTarget(
                 "no local AWS endpoint in the state file; is the stack running? "
@@ -119,6 +154,16 @@ class ChaosContext:
     def url(self, key_or_url: str) -> str:
         """A state-file URL by key (`storefront`, `payments`, ...) or a literal URL, checked
         to be loopback."""
+        if self.target_aws and self.stack:
+            # the account was checked (--allow-account); its URLs are the stack's own
+            urls = {k: v for k, v in (self.catalog().get("urls") or {}).items() if v}
+            if "://" in key_or_url:
+                if key_or_url.rstrip("/") not in {u.rstrip("/") for u in urls.values()}:
+                    raise UnsafeTarget(f"refusing {key_or_url!r}: not one of the stack's URLs")
+                return key_or_url.rstrip("/")
+            if key_or_url not in urls:
+                raise KeyError(f"the stack has no URL {key_or_url!r} (known: {sorted(urls)})")
+            return str(urls[key_or_url]).rstrip("/")
         if "://" in key_or_url:
             return require_loopback(key_or_url, "endpoint").rstrip("/")
         urls = self.state.get("urls") or {}

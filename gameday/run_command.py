@@ -12,6 +12,8 @@ directory (default reports/gameday-<timestamp>/: index.html, summary.json, junit
     gameday run --experiments payments-breaker,poison-record --seed 1234
     gameday run --no-breaker                     # negative control: must FAIL
     gameday run --keep                           # leave the stack and a Locust web UI up
+    gameday run --target aws --stack gameday-shop --allow-account 123456789012 [--dry]
+                                                 # against a deployed stack (docs/aws.md)
 
 Exit codes: 0 every hypothesis held; 1 one failed (the terminal says which and why) or
 something was left running; 2 bad usage, an unknown experiment, a missing prerequisite;
@@ -74,6 +76,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "removed at the end)")
     p.add_argument("--web-port", type=whole_number(1), default=None,
                    help="--keep: the Locust web UI's port (default: a free one)")
+    p.add_argument("--target", choices=("local", "aws"), default="local",
+                   help="where the shop runs: local (started here, the default) or aws (a "
+                        "stack `gameday aws deploy` made; needs --stack and --allow-account)")
+    p.add_argument("--stack", help="--target aws: the shop's CloudFormation stack")
+    p.add_argument("--allow-account", action="append", default=[], metavar="ID",
+                   help="--target aws: the account you mean to act on (checked with STS "
+                        "before any other call)")
+    p.add_argument("--region", help="--target aws: the stack's region")
+    p.add_argument("--dry", action="store_true",
+                   help="--target aws: print every experiment's plan and every AWS API call "
+                        "the game day would make, then stop (read-only calls only)")
     p.set_defaults(func=cmd_run)
 
 
@@ -182,6 +195,36 @@ def _setup_logging(report_dir: Path, display: ProgressDisplay, verbose: bool) ->
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _run_aws(args: argparse.Namespace, experiments: list[tuple[str, Path]], mode: str,
+             started_at: float) -> int:
+    from gameday.run.aws_target import AwsGameDay, run_aws
+    from gameday.run.selection import new_seed
+
+    seed = args.seed if args.seed is not None else new_seed()
+
+    def run_game_day(ctx: object) -> int:
+        from gameday.run.orchestrator import GameDayOptions
+        from gameday.run.progress import ProgressDisplay
+        from gameday.run.terminal import summary_lines
+
+        report_dir = (args.report_dir or default_report_dir()).resolve()
+        report_dir.mkdir(parents=True, exist_ok=True)
+        options = GameDayOptions(
+            experiments=experiments, seed=seed, report_dir=report_dir, mode=mode,
+            mix=LoadMix.plan(args.rate, users=args.users),
+            replay=replay_command(args, seed) + f" --target aws --stack {args.stack}",
+            started_at=started_at)
+        display = ProgressDisplay(sys.stdout)
+        _setup_logging(report_dir, display, getattr(args, "verbose", False))
+        gameday = AwsGameDay(options, display, ctx)
+        result = gameday.run()
+        for line in summary_lines(result, gameday.index):
+            print(line, flush=True)
+        return result.exit_code
+
+    return run_aws(args, experiments, seed, run_game_day)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     started_at = command_started_at()
     try:
@@ -194,6 +237,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(checked, str):
         return _fail(checked)
     experiments, mode = checked
+    if args.target == "aws":
+        return _run_aws(args, experiments, mode, started_at)
+    if args.dry or args.stack or args.allow_account:
+        return _fail("--stack, --allow-account and --dry apply to --target aws")
 
     from gameday.run import prereqs
 

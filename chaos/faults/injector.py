@@ -19,11 +19,10 @@ from urllib.parse import urlparse
 
 from chaos.context import ChaosContext
 from chaos.exceptions import FaultConflict, InjectionFailed
-from chaos.faults import get_fault
-from chaos.faults.base import FaultPlan
+from chaos.faults.base import Fault, FaultPlan
 from chaos.faults.ssm_flag import list_flags
 from chaos.ledger import ACTIVE, EXPIRED, UNDONE, Entry, Ledger, new_fault_id
-from chaos.targets import Selection, new_seed
+from chaos.targets import TARGETS, Selection, new_seed, target_of
 
 log = logging.getLogger("chaos.faults.injector")
 
@@ -60,6 +59,16 @@ class Injector:
         self.ctx = ctx
         self.ledger = ledger or Ledger(ctx.state_dir)
 
+    def fault(self, name: str) -> Fault:
+        """The backend of fault `name` on this context's target (chaos/targets/)."""
+        return target_of(self.ctx).fault(name)
+
+    @staticmethod
+    def fault_of(entry: Entry) -> Fault:
+        """The backend that injected `entry` (its target is in the ledger; older entries
+        are local)."""
+        return TARGETS.get(entry.undo.get("target", "local")).fault(entry.name)
+
     # -- planning ---------------------------------------------------------------------------
     def plan(
         self,
@@ -70,7 +79,7 @@ class Injector:
         seed: int | None = None,
     ) -> FaultPlan:
         """Targets chosen and effects listed, nothing touched."""
-        fault = get_fault(name)
+        fault = self.fault(name)
         if duration_s <= 0:
             raise ValueError("a fault needs a positive duration")
         sel = selection if isinstance(selection, Selection) else Selection.parse(selection)
@@ -84,7 +93,7 @@ class Injector:
 
     # -- injecting --------------------------------------------------------------------------
     def inject(self, plan: FaultPlan, run_id: str | None = None) -> Entry:
-        fault = get_fault(plan.name)
+        fault = self.fault(plan.name)
         now = time.time()
         entry = Entry(
             fault_id=new_fault_id(plan.name), name=plan.name, targets=plan.targets,
@@ -94,7 +103,7 @@ class Injector:
         entry.undo = {**fault.prepare_undo(self.ctx, entry),
                       "keys": fault.conflict_keys(plan.targets, plan.params),
                       "self_expiring": fault.self_expiring,
-                      "aws_endpoint": self.ctx.aws_endpoint}
+                      "aws_endpoint": self.ctx.aws_endpoint, "target": self.ctx.target}
         with self.ledger.transaction() as entries:
             taken = {key: e.fault_id for e in entries
                      if e.status == ACTIVE and not e.is_expired(now)
@@ -134,7 +143,13 @@ class Injector:
             return UndoOutcome(entry.fault_id, entry.name, entry.targets, entry.status,
                                f"already {entry.status}")
         status = EXPIRED if entry.is_expired() and not by_owner else UNDONE
-        fault = get_fault(entry.name)
+        if entry.undo.get("target") == "aws" and not self.ctx.target_aws:
+            # never "its stack is gone" for a fault in an account: only an aws context can
+            # undo it (its schedule still will, at expiry)
+            return UndoOutcome(entry.fault_id, entry.name, entry.targets, "failed",
+                               "a fault on the aws target: undo it with --target-aws "
+                               f"--allow-account ID --stack {entry.undo.get('stack')}")
+        fault = self.fault_of(entry)
         if fault.uses_aws and self._stack_gone():
             detail = "its stack is gone (no state file, AWS endpoint closed); nothing left"
             self.ledger.update(fault_id, status=status, ended_at=time.time(), note=detail)
@@ -190,7 +205,24 @@ class Injector:
             bucket.append(outcome)
         if self.ctx.has_stack:
             report.strays = self._sweep_strays()
+        if self.ctx.target_aws:
+            report.strays += self._pending_schedules()
         return report
+
+    def _pending_schedules(self) -> list[str]:
+        """Undo schedules in the account that no active entry of this ledger owns (a fault
+        another ledger, or a lost one, set): reported, never deleted — each is the only undo
+        of a fault still in place, and it fires by itself."""
+        from chaos.faults.aws import scheduled_undo
+
+        owned = {n for e in self.ledger.active() for n in e.undo.get("schedules", [])}
+        try:
+            names = scheduled_undo.pending(self.ctx.client("scheduler"))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not list the scheduled undos: %s", exc)
+            return []
+        return [f"scheduled undo {n} is pending for a fault this ledger does not hold; it "
+                "fires by itself" for n in names if n not in owned]
 
     def _sweep_strays(self) -> list[str]:
         """Delete /gameday/faults/ parameters no active ledger entry owns (e.g. a ledger from

@@ -56,8 +56,6 @@ class KillReplica(Fault):
         return {"service": service}
 
     def candidates(self, ctx: ChaosContext, params: dict[str, Any]) -> list[str]:
-        if ctx.target_aws:
-            raise InjectionFailed("kill-replica acts on the local stack only (no ECS here)")
         if not ctx.has_stack:
             raise InjectionFailed("kill-replica needs a running stack (no state file)")
         try:

@@ -2,6 +2,12 @@
 
 A probe reads; it never changes the shop. Signature: fn(env, params) -> value; the step's
 tolerance (chaos/verdicts.py) judges the value.
+
+Probes dispatch by target (chaos/targets/): where a target reads a probe differently (on aws,
+`replicas-alive` is the ECS service's running tasks, `iterator-age` and `stream` come from
+AWS/Lambda metrics) its override answers; a probe a target cannot answer (a local process's
+/metrics on aws) raises UnknownName naming the target. The aws-only probes (`ecs-running`,
+`alb-healthy`, `cloudwatch-metric`, `sqs-depth`, `orders-table`) refuse other targets.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.durations import parse_duration
+from chaos.exceptions import UnknownName
 from chaos.load import locust_stats
 from chaos.load.records import PlacedOrder, in_window, rate
 from chaos.probes import (
@@ -27,6 +34,10 @@ from chaos.probes import (
 from chaos.probes import http as http_probe
 from chaos.probes.env import ProbeEnv
 from chaos.registry import Registry
+
+
+class ProbeUnavailable(UnknownName):
+    """The probe has no reading on this target."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,72 @@ def _orders_settled(env: ProbeEnv, p: dict[str, Any]) -> dict[str, int]:
     return orders.settle(env.ctx.url("storefront"), placed, 0.0)
 
 
+def _aws_only(fn: Callable[[ProbeEnv, dict[str, Any]], Any]
+              ) -> Callable[[ProbeEnv, dict[str, Any]], Any]:
+    def probe(env: ProbeEnv, p: dict[str, Any]) -> Any:
+        if env.ctx.target != "aws":
+            raise ProbeUnavailable(f"this probe reads the aws target, not {env.ctx.target}")
+        return fn(env, p)
+    return probe
+
+
+@_aws_only
+def _ecs_running(env: ProbeEnv, p: dict[str, Any]) -> dict[str, int]:
+    from chaos.probes.aws import ecs
+    return ecs.service_counts(env.ctx, p["service"])
+
+
+@_aws_only
+def _alb_healthy(env: ProbeEnv, p: dict[str, Any]) -> dict[str, Any]:
+    from chaos.probes.aws import alb
+    return alb.target_health(env.ctx, p["service"])
+
+
+@_aws_only
+def _cloudwatch_metric(env: ProbeEnv, p: dict[str, Any]) -> float | None:
+    from chaos.probes.aws import cloudwatch
+    return cloudwatch.latest(env.ctx, p["namespace"], p["name"], p.get("dimensions"),
+                             p.get("stat", "Maximum"), int(p.get("period", 60)),
+                             parse_duration(p.get("window", "5m")))
+
+
+@_aws_only
+def _sqs_depth(env: ProbeEnv, p: dict[str, Any]) -> dict[str, int]:
+    from chaos.probes.aws import sqs
+    return sqs.depth(env.ctx, p.get("queue", "on_failure"))
+
+
+@_aws_only
+def _orders_table(env: ProbeEnv, p: dict[str, Any]) -> dict[str, int]:
+    from chaos.probes.aws import dynamodb
+    return dynamodb.orders_by_status(env.ctx)
+
+
+def _by_target(name: str, fn: Callable[[ProbeEnv, dict[str, Any]], Any]
+               ) -> Callable[[ProbeEnv, dict[str, Any]], Any]:
+    """`fn`, or the override of the context's target for probe `name` (chaos/targets/)."""
+    def probe(env: ProbeEnv, p: dict[str, Any]) -> Any:
+        from chaos.targets import target_of
+
+        target = target_of(env.ctx)
+        overrides = target.probe_overrides()
+        if name in overrides:
+            return overrides[name](env, p)
+        if target.name == "aws" and name not in available_on_aws():
+            raise ProbeUnavailable(f"probe {name!r} has no reading on the aws target "
+                                   f"(it reads the local stack)")
+        return fn(env, p)
+    probe.__doc__ = fn.__doc__
+    return probe
+
+
+def available_on_aws() -> dict[str, list[str]]:
+    """Probe name -> the API calls it makes on aws (chaos/probes/aws)."""
+    from chaos.probes.aws import PROBE_CALLS
+
+    return PROBE_CALLS
+
+
 def _p(*names: str) -> frozenset[str]:
     return frozenset(names)
 
@@ -173,5 +250,18 @@ for _probe in [
               "OnFailure queue of a function's stream mapping: messages, matched, isolated"),
     ProbeType("orders", _orders_settled, _p(), _p(),
               "statuses of the orders the load placed (one poll)"),
+    ProbeType("ecs-running", _ecs_running, _p("service"), _p(),
+              "aws: {running, desired, pending} tasks of a shop service's ECS service"),
+    ProbeType("alb-healthy", _alb_healthy, _p("service"), _p(),
+              "aws: {healthy, total, states} of the service's ALB target group"),
+    ProbeType("cloudwatch-metric", _cloudwatch_metric, _p("namespace", "name"),
+              _p("dimensions", "stat", "period", "window"),
+              "aws: the newest datapoint of a CloudWatch metric (GetMetricData)"),
+    ProbeType("sqs-depth", _sqs_depth, _p(), _p("queue"),
+              "aws: {visible, in_flight} messages of the stack's queue (on_failure, "
+              "second_look)"),
+    ProbeType("orders-table", _orders_table, _p(), _p(),
+              "aws: orders in the stack's orders table by status"),
 ]:
-    PROBES.register(_probe.name, _probe)
+    PROBES.register(_probe.name, ProbeType(_probe.name, _by_target(_probe.name, _probe.fn),
+                                           _probe.required, _probe.optional, _probe.summary))

@@ -1,11 +1,12 @@
 """The monitoring an experiment relies on, and whether it is in place before the method.
 
 An experiment's detection checks name CloudWatch alarms: `alarm` and `alarm-contributor`
-probes (steady state and method) and the `time_to_alarm_s` / `time_to_alarm_ok_s` verdicts
-(a list of alarms there means any one of them). `relied_on` reads them from the experiment as
-loaded; `gaps` asks CloudWatch which of those alarms cannot detect anything: deleted, with
-their actions disabled (they would page nobody), or reading a Contributor Insights rule that is
-deleted or disabled (`INSIGHT_RULE_METRIC` then has no data).
+probes (steady state and method), the `time_to_alarm_s` / `time_to_alarm_ok_s` verdicts
+(a list of alarms there means any one of them), and the alarms its stop conditions name.
+`relied_on` reads them from the experiment as loaded; `gaps` asks CloudWatch which of those
+alarms cannot detect anything: deleted, with their actions disabled (they would page nobody),
+or reading a Contributor Insights rule that is deleted or disabled (`INSIGHT_RULE_METRIC` then
+has no data).
 
 Missing monitoring is what a detection experiment exists to find, so the runner checks it
 first and a gap fails the detection checks that depend on it (chaos/runner/outcome.py,
@@ -54,6 +55,9 @@ def relied_on(data: dict[str, Any]) -> list[Check]:
             alarms = _names((step.get("params") or {}).get("alarm"))
             if alarms:
                 checks.append(Check(f"detection: {step['name']}", alarms))
+    for name in _names((data.get("stop-conditions") or {}).get("alarms")):
+        # a stop condition on an alarm that cannot fire is no stop condition
+        checks.append(Check(f"stop condition: alarm {name}", (name,)))
     for verdict in data.get("verdicts") or []:
         if verdict.get("metric") in ALARM_METRICS:
             alarms = _names((verdict.get("params") or {}).get("alarm"))

@@ -75,13 +75,30 @@ class Sampler:
         self._guard("alarms", lambda: self._alarms(t))
         for function in self.functions:
             self._guard(f"iterator_age:{function}", lambda f=function: self.timeline.add(
-                f"iterator_age:{f}", t, stream.iterator_age(self.ctx, f)))
+                f"iterator_age:{f}", t, self._read("iterator-age", "function", f,
+                                                   stream.iterator_age)))
         for service in self.services:
             self._guard(f"replicas:{service}", lambda s=service: self.timeline.add(
-                f"replicas:{s}", t, processes.replicas_alive(self.ctx, s)))
+                f"replicas:{s}", t, self._read("replicas-alive", "service", s,
+                                               processes.replicas_alive)))
+
+    def _read(self, probe: str, key: str, value: str, local: Any) -> Any:
+        """The target's override of `probe` (chaos/targets/), else the local reading."""
+        from chaos.probes.env import ProbeEnv
+        from chaos.targets import target_of
+
+        override = target_of(self.ctx).probe_overrides().get(probe)
+        if override is None:
+            return local(self.ctx, value)
+        return override(ProbeEnv(ctx=self.ctx), {key: value})
 
     def _breakers(self, t: float) -> None:
         if not self.breaker_deps:
+            return
+        if self.ctx.target == "aws":
+            for dep in self.breaker_deps:
+                self.timeline.add(f"breaker:{dep}", t, self._read(
+                    "breaker", "dependency", dep, breakers.breaker_state))
             return
         try:
             states = breakers.from_admin(self.ctx)

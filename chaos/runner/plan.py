@@ -57,16 +57,53 @@ def build_plan(experiment: Experiment, ctx: ChaosContext | None, seed: int,
             item.update(resolve_fault(injector, step, item["seed"]))
         steps.append(item)
     stack = (data.get("control") or {}).get("stack") if control else data.get("stack")
-    return {
+    plan = {
         "title": data["title"], "variant": "control" if control else "experiment",
         "seed": seed, "stack_args": (stack or {}).get("args", []),
         "load": data.get("load") or {"driver": "none"},
         "observe": data.get("observe") or {},
         "hypothesis": data["steady-state-hypothesis"],
         "steps": steps, "rollbacks": data.get("rollbacks") or [],
-        "guards": (data.get("stop-conditions") or {}).get("guards") or [],
+        "guards": list(experiment.stop_conditions.guards),
         "verdicts": data.get("verdicts") or [],
     }
+    if ctx is not None and ctx.target == "aws":
+        plan["api_calls"] = api_calls(plan, experiment)
+    return plan
+
+
+# every aws run reads these besides its steps: the account and stack, the observed alarms,
+# the fault flags a cleanup sweeps
+RUN_CALLS = ["sts:GetCallerIdentity", "cloudformation:DescribeStacks",
+             "scheduler:ListSchedules", "ssm:GetParametersByPath", "ssm:DeleteParameter"]
+MONITORING_CALLS = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeInsightRules"]
+
+
+def api_calls(plan: dict[str, Any], experiment: Experiment) -> list[str]:
+    """Every AWS API call (`service:Operation`, boto3's service names) a run of `plan` on the
+    aws target would make, in order of first use: the run's own reads, each fault's effects
+    (its calls, its scheduled undo), each probe's calls (chaos/probes/aws PROBE_CALLS)."""
+    from chaos.probes.aws import PROBE_CALLS
+
+    calls: list[str] = list(RUN_CALLS)
+    from chaos.probes.monitoring import relied_on
+
+    if relied_on(experiment.data):  # the monitoring check before the method
+        calls += MONITORING_CALLS
+    probes = [p["probe"] for p in plan["hypothesis"]["probes"]]
+    probes += [p["probe"] for p in plan["hypothesis"].get("after") or []]
+    probes += [g["probe"] for g in plan["guards"]]
+    observe = experiment.observe
+    probes += ["alarm"] * bool(observe.alarms) + ["iterator-age"] * bool(observe.iterator_age)
+    probes += ["replicas-alive"] * bool(observe.services)
+    for step in plan["steps"] + list(plan["rollbacks"]):
+        if step["type"] == "probe":
+            probes.append(step["probe"])
+        for effect in step.get("effects") or []:
+            calls.append(effect.split()[0])
+    for probe in probes:
+        calls += PROBE_CALLS.get(probe, [f"(probe {probe}: no reading on aws)"])
+    return list(dict.fromkeys(calls))
 
 
 def _probe_line(probe: dict[str, Any]) -> str:
@@ -116,6 +153,8 @@ def format_plan(plan: dict[str, Any]) -> str:
         if plan["rollbacks"] else ""))
     for guard in plan["guards"]:
         out.append(f"  stop if not: {_probe_line(guard)}")
+    if "api_calls" in plan:
+        out.append("  AWS API calls (in order of first use): " + ", ".join(plan["api_calls"]))
     for verdict in plan["verdicts"]:
         bounds = {k: verdict[k] for k in ("equals", "in", "min", "max") if k in verdict}
         out.append(f"  verdict: {verdict.get('title') or verdict['metric']} "

@@ -177,10 +177,12 @@ EXPERIMENT_SCHEMA: dict[str, Any] = {
         "stop-conditions": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["guards"],
+            "anyOf": [{"required": ["guards"]}, {"required": ["alarms"]}],
             "properties": {
                 "interval": DURATION,
                 "guards": {"type": "array", "items": PROBE_STEP},
+                "alarms": {"type": "array", "minItems": 1,
+                           "items": {"type": "string", "minLength": 1}},
             },
         },
         "verdicts": {"type": "array", "items": VERDICT},

@@ -99,16 +99,31 @@ class ObserveConfig:
 
 @dataclass(frozen=True)
 class StopConditions:
-    """`stop-conditions:` — guard probes checked every `interval` while the method runs."""
+    """`stop-conditions:` — guard probes checked every `interval` while the method runs.
+    `alarms: [NAME, ...]` is short for one `alarm` guard per CloudWatch alarm: the run aborts
+    when one of them goes to ALARM (its ALARM on data from before the fault does not count)."""
 
     interval: Duration = Duration.of("1s")
     guards: tuple[dict[str, Any], ...] = ()
+    alarms: tuple[str, ...] = ()
 
     @classmethod
     def from_spec(cls, data: dict[str, Any] | None) -> StopConditions:
         data = data or {}
+        alarms = tuple(data.get("alarms") or ())
         return cls(interval=_duration(data, "interval", cls.interval),
-                   guards=tuple(data.get("guards") or ()))
+                   guards=tuple(data.get("guards") or ()) + tuple(
+                       alarm_guard(name) for name in alarms),
+                   alarms=alarms)
+
+
+def alarm_guard(alarm: str) -> dict[str, Any]:
+    """The guard a stop condition `alarms: [alarm]` stands for."""
+    from chaos.probes.alarms import STALE_ALARM
+
+    return {"name": f"alarm {alarm} not in ALARM", "probe": "alarm",
+            "params": {"alarm": alarm},
+            "tolerance": {"in": ["OK", "INSUFFICIENT_DATA", STALE_ALARM]}}
 
 
 @dataclass(frozen=True)

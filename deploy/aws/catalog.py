@@ -16,6 +16,7 @@ turns them into the one dict the aws target's fault backends, probes and
      "queues": {"on_failure": URL, "second_look": URL},
      "alarm_prefix": "shop-", "fault_parameter_prefix": "/gameday/faults/",
      "cache": "host:port" or None,
+     "undo_role_arn": "arn:aws:iam::...:role/..." (chaos/faults/aws/scheduled_undo.py),
      "tags": {"gameday:stack": "gameday-shop", "gameday:managed": "true"}}
 """
 
@@ -38,6 +39,7 @@ ALARM_NAME_PREFIX = "AlarmNamePrefix"
 FAULT_PARAMETER_PREFIX = "FaultParameterPrefix"
 CACHE_ENDPOINT = "CacheEndpoint"
 STREAM_FUNCTIONS = "StreamFunctions"  # comma-separated
+UNDO_ROLE_ARN = "UndoRoleArn"  # the role EventBridge Scheduler assumes for a scheduled undo
 
 
 def logical(*parts: str) -> str:
@@ -120,6 +122,7 @@ def catalog_from_outputs(stack: str, values: Mapping[str, str], *, stack_id: str
         "alarm_prefix": need(ALARM_NAME_PREFIX),
         "fault_parameter_prefix": need(FAULT_PARAMETER_PREFIX),
         "cache": values.get(CACHE_ENDPOINT),
+        "undo_role_arn": values.get(UNDO_ROLE_ARN),
         "tags": {STACK_TAG: stack, MANAGED_TAG: "true"},
     }
 

@@ -3,14 +3,17 @@ keep it exact: what it allows, and what the code calls.
 
 The policy is what an operator attaches to run game days: exactly the calls `gameday aws`
 makes (statements whose Sid starts with ``Deploy``), plus what the aws target's fault backends
-and probes make (their own Sids, added with them). It does not include what CloudFormation
-needs to create the stack's resources: it uses the operator's own permissions for that, or a
-service role passed with ``--role-arn`` (hence ``iam:PassRole`` to CloudFormation).
+and probes make (``GameDay``: reads, the faults on resources of the shop — ECS ones only with
+the ``gameday:managed`` tag —, the scheduled undos and the role they run as, FIS templates).
+It does not include what CloudFormation needs to create the stack's resources: it uses the
+operator's own permissions for that, or a service role passed with ``--role-arn`` (hence
+``iam:PassRole`` to CloudFormation).
 
 - ``actions(prefix)``: the actions of the statements whose Sid starts with `prefix`.
 - ``called_actions(modules, services)``: the IAM actions of every boto3 operation the modules'
-  source calls (a scan of their syntax tree for ``client.<operation>(...)``), so a test can
-  compare code and policy in both directions.
+  source calls (a scan of their syntax tree for ``client.<operation>(...)`` and
+  ``client.get_paginator("<operation>")``), so a test can compare code and policy in both
+  directions.
 - ``iam_action(service, operation)``: the IAM action of one boto3 operation (most are
   ``<prefix>:<OperationName>``; S3's HEAD and list calls are not).
 """
@@ -37,8 +40,13 @@ ACTION_OF = {
     ("s3", "DeleteObjects"): "s3:DeleteObject",
     ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
 }
-# Permissions used without a boto3 call of their own.
-IMPLIED = {DEPLOY: frozenset({"iam:PassRole"})}
+GAME_DAY = "GameDay"
+# IAM prefixes that differ from a service's signing name.
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+# Permissions used without a boto3 call of their own: PassRole (CloudFormation's service role;
+# the scheduled undo's role), and tagging a FIS template as it is created.
+IMPLIED = {DEPLOY: frozenset({"iam:PassRole"}),
+           GAME_DAY: frozenset({"iam:PassRole", "fis:TagResource"})}
 
 
 def load() -> dict[str, Any]:
@@ -66,11 +74,19 @@ def _operations(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in model.operation_names}
 
 
-def iam_action(service: str, operation: str) -> str:
-    """The IAM action of a boto3 operation (``("s3", "HeadObject")`` → ``s3:GetObject``)."""
+@cache
+def _iam_prefix(service: str) -> str:
+    """The IAM prefix of a boto3 service (its signing name, but ``cloudwatch`` for
+    ``monitoring``); cached: reading a service model takes a fraction of a second."""
     import botocore.session
 
     prefix = botocore.session.get_session().get_service_model(service).signing_name
+    return IAM_PREFIX.get(prefix, prefix)
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action of a boto3 operation (``("s3", "HeadObject")`` → ``s3:GetObject``)."""
+    prefix = _iam_prefix(service)
     return ACTION_OF.get((service, operation), f"{prefix}:{operation}")
 
 
@@ -84,7 +100,12 @@ def called_actions(modules: Iterable[ModuleType], services: Iterable[str]) -> se
     for module in modules:
         tree = ast.parse(inspect.getsource(module))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in by_method):
-                found.update(iam_action(s, o) for s, o in by_method[node.func.attr])
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            method = node.func.attr
+            if (method == "get_paginator" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                method = str(node.args[0].value)  # a paginated operation
+            if method in by_method:
+                found.update(iam_action(s, o) for s, o in by_method[method])
     return found

@@ -18,6 +18,9 @@ here is a second copy of a definition; each piece is read from its one home:
 - services: ``local_stack.stack.SERVICE_APPS`` run by the Dockerfile's image with the command
   docker-compose.yml uses (``python -m local_stack.compose serve``);
 - the fault flags' SSM prefix: ``reference_app.faults.PARAMETER_PREFIX``.
+- the scheduled undo's role (``UndoSchedulerRole``): exactly the undo calls of
+  ``chaos/faults/aws`` (UpdateService, Put/DeleteFunctionConcurrency, UpdateEventSourceMapping,
+  DeleteParameter, PutMetricAlarm) on the shop's resources.
 
 Physical names are the shop's own (``shop-orders``, ``shop-inventory``, ``shop-*`` alarms),
 because the handlers and the fault contract name them so: one shop per account and region.
@@ -683,6 +686,29 @@ def _alarms(b: Builder) -> None:
              "SSM prefix of the fault flags the shop reads (chaos/README.md)")
 
 
+def _undo_role(b: Builder) -> None:
+    """The role EventBridge Scheduler assumes to undo a chaos fault whose CLI is gone
+    (chaos/faults/aws/scheduled_undo.py): exactly the undo calls, on the stack's resources."""
+    arn = "arn:${AWS::Partition}"
+    here = "${AWS::Region}:${AWS::AccountId}"
+    prefix = PARAMETER_PREFIX.rstrip("/")
+    statements = [
+        _allow(["ecs:UpdateService"], [sub(f"{arn}:ecs:{here}:service/${{Cluster}}/*")]),
+        _allow(["lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"],
+               [sub(f"{arn}:lambda:{here}:function:{ALARM_PREFIX}*")]),
+        _allow(["lambda:UpdateEventSourceMapping"],
+               [sub(f"{arn}:lambda:{here}:event-source-mapping:*")]),
+        _allow(["ssm:DeleteParameter"], [sub(f"{arn}:ssm:{here}:parameter{prefix}/*")]),
+        _allow(["cloudwatch:PutMetricAlarm"],
+               [sub(f"{arn}:cloudwatch:{here}:alarm:{ALARM_PREFIX}*")]),
+    ]
+    logical_id = _role(b, "UndoSchedulerRole", "scheduler.amazonaws.com", tags.IAM, statements)
+    b.resources[logical_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0][
+        "Condition"] = {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
+    b.output(out.UNDO_ROLE_ARN, att(logical_id, "Arn"),
+             "Role EventBridge Scheduler assumes to undo a chaos fault (scheduled undo)")
+
+
 def _locust(b: Builder) -> None:
     b.add("LocustStack", "AWS::CloudFormation::Stack", {
         "TemplateURL": ref("LocustTemplateUrl"),
@@ -716,6 +742,7 @@ def build() -> dict[str, Any]:
     _cache(b)
     _services(b)
     _alarms(b)
+    _undo_role(b)
     _locust(b)
     return b.template
 

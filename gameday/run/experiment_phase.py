@@ -42,8 +42,9 @@ class ExperimentPhase:
     """Runs one experiment file; `summary` is set when it is done."""
 
     def __init__(self, name: str, path: Path, state_dir: Path, report_dir: Path,
-                 seed: int) -> None:
+                 seed: int, ctx: Any = None) -> None:
         self.name = name
+        self.ctx = ctx  # a chaos.context.ChaosContext (the aws target's); None: the state dir
         self.path = path
         self.state_dir = state_dir
         self.report_dir = report_dir
@@ -66,7 +67,7 @@ class ExperimentPhase:
         try:
             experiment = load_file(self.path)
             data = experiment.data
-            ctx = ChaosContext.load(self.state_dir)
+            ctx = self.ctx or ChaosContext.load(self.state_dir)
             self.runner = ExperimentRunner(experiment, ctx, RunOptions(
                 seed=self.seed, out_dir=self.out_dir, handle_signals=False))
             self.listen(self.runner.events)

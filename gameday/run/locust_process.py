@@ -28,14 +28,18 @@ THINK_TIME = "0:0.1"
 
 
 def locust_argv(host: str, mix: LoadMix, seed: int, state_dir: Path, out_dir: Path | None,
-                web_port: int | None = None, run_time_s: int | None = None) -> list[str]:
+                web_port: int | None = None, run_time_s: int | None = None,
+                allow_remote: bool = False) -> list[str]:
     """The Locust command line: headless into `out_dir`, or the web UI on `web_port`; paced
-    to the mix's rates with its users (the pacer, not the think time, spaces the requests)."""
+    to the mix's rates with its users (the pacer, not the think time, spaces the requests);
+    `allow_remote` for a host outside loopback (the aws target's ALB, in an allowed account)."""
     argv = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--host", host,
             "-u", str(mix.users), "-r", str(mix.users), "--seed", str(seed),
             "--state-dir", str(state_dir), "--rate", f"{mix.rate:g}",
             "--checkout-rate", f"{mix.checkout_rate:g}", "--buyers", str(mix.buyers),
             "--think-time", THINK_TIME]
+    if allow_remote:
+        argv.append("--allow-remote")
     if web_port is not None:
         argv += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
     else:

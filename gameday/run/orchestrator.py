@@ -80,6 +80,7 @@ class GameDay:
         self.web_ui: LocustProcess | None = None
         self.breakers: dict[str, Any] = {}
         self.index: Path | None = None
+        self.remote_load = False  # Locust may aim outside loopback (the aws target)
         self.estimate = Estimate(
             [("stack", PHASES_S["stack"]), ("warm-up", PHASES_S["warm-up"])]
             + [(name, guess_experiment_s(name)) for name, _ in options.experiments]
@@ -205,7 +206,7 @@ class GameDay:
         safety = int(3 * self.estimate.total() + 300)
         argv = locust_argv(storefront, self.options.mix,
                            derived_seed(self.options.seed, "locust"), self.state_dir, out,
-                           run_time_s=safety)
+                           run_time_s=safety, allow_remote=self.remote_load)
         self.locust = LocustProcess(argv, out / "locust.log")
         self.locust.start()
         self.result.load["users_requested"] = self.options.mix.users
@@ -221,7 +222,7 @@ class GameDay:
                                   f"{self.stack.log_tail()}")
             self.estimate.start(name, time.monotonic())
             phase = ExperimentPhase(name, path, self.state_dir, self.report_dir,
-                                    derived_seed(self.options.seed, name))
+                                    derived_seed(self.options.seed, name), self.chaos_context())
             self.current = phase
             label = format_phase(index, total, name)
             self.display.set_phase(label, phase.status)
@@ -236,7 +237,15 @@ class GameDay:
             if leftover:
                 log.warning("faults still active after %s: %s; undoing them", name,
                             ", ".join(leftover))
-                undo_faults(self.state_dir)
+                self.undo_faults()
+
+    def chaos_context(self) -> Any:
+        """The context the experiments act through (None: each reads the state dir)."""
+        return None
+
+    def undo_faults(self) -> list[str]:
+        """Undo every fault the ledger still holds."""
+        return undo_faults(self.state_dir)
 
     @staticmethod
     def _experiment_line(exp: ExperimentSummary) -> str:
@@ -256,9 +265,9 @@ class GameDay:
         if self.locust is not None:
             down["locust_exit_code"] = self.locust.stop()
         self.result.load.update(summarize(self.report_dir / "load"))
-        if self.stack is not None and self.stack.running():
+        if self.stack is not None and self.stack.running() or self.chaos_context() is not None:
             try:
-                down["faults_undone"] = undo_faults(self.state_dir)
+                down["faults_undone"] = self.undo_faults()
             except Exception as exc:  # noqa: BLE001 - keep tearing down
                 log.error("could not undo the faults: %s", exc)
                 down["faults_undone"] = [f"cleanup failed: {exc}"]

@@ -232,7 +232,8 @@ def test_target_aws_needs_the_allowed_account(tmp_path: Path, moto_url: str,
         ChaosContext.load(tmp_path, target_aws=True, allow_accounts=["999999999999"])
     ctx = ChaosContext.load(tmp_path, target_aws=True, allow_accounts=["123456789012"])
     assert ctx.account == "123456789012"
-    with pytest.raises(InjectionFailed, match="local stack only"):
+    # the aws target's kill-replica (ECS) needs the stack whose tagged tasks it may stop
+    with pytest.raises(UnsafeTarget, match="needs --target-aws --stack"):
         Injector(ctx).plan("kill-replica", "ALL", {"service": "payments"}, 5)
 
 

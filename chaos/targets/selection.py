@@ -1,4 +1,4 @@
-"""Target selection: ALL, COUNT(n) or PERCENT(n) of the candidates, chosen with a seeded
+"""Fault target selection: ALL, COUNT(n) or PERCENT(n) of the candidates, chosen with a seeded
 random.Random so a run can be replayed exactly (same candidates + same seed = same targets).
 
 Candidates are sorted before sampling, so the order in which a probe listed them (state file,

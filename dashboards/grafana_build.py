@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# the order statuses the saga exporter counts as in flight (local_stack.saga_exporter.IN_FLIGHT;
+# this package may not import it: local_stack imports dashboards). A test keeps them equal.
+IN_FLIGHT_STATUSES = ("AUTHORIZING", "PENDING", "RESERVED", "PAID")
+
 GRAFANA_DIR = Path(__file__).resolve().parent / "grafana"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 GRAFANA_DS = {"type": "grafana", "uid": "-- Grafana --"}
@@ -547,7 +551,8 @@ def saga() -> dict[str, Any]:
                 thresholds=ORANGE_FROM_1, decimals=0), 4, 4),
             (stat("In flight now", target("max(shop_saga_orders_in_flight)"),
                   thresholds=COUNT_THRESHOLDS, decimals=0,
-                  description="PENDING + RESERVED + PAID, from a scan of the orders table "
+                  description=" + ".join(IN_FLIGHT_STATUSES) + ", from a scan of the orders "
+                              "table "
                               "(local_stack/saga_exporter.py)."), 4, 4),
             (stat("Oldest order in flight", target(
                 "max(shop_saga_oldest_in_flight_age_seconds)"), unit="s",
@@ -563,7 +568,7 @@ def saga() -> dict[str, Any]:
                 description="placed: checkout accepted; completed / cancelled: the saga's "
                             "last step."), 12, 8),
             (timeseries("Orders in flight by status", target(
-                'max by (status) (shop_saga_orders{status=~"PENDING|RESERVED|PAID"})',
+                f'max by (status) (shop_saga_orders{{status=~"{"|".join(IN_FLIGHT_STATUSES)}"}})',
                 "{{status}}"), stacked=True, decimals=0), 12, 8),
             (timeseries("Orders completed and cancelled (stored)", target(
                 'max by (status) (shop_saga_orders{status=~"COMPLETED|CANCELLED"})',

@@ -113,5 +113,7 @@ def _count(user: Any, route: str, status: int, outcome: Classification) -> None:
                   status=status, code=outcome.code)
     if outcome.verdict is Verdict.SHED:
         counters.add("shed.http_503", route)
+    elif outcome.verdict is Verdict.UNKNOWN:
+        counters.add("outcome_unknown.http_503", route)
     elif outcome.verdict is Verdict.STALE:
         counters.add("cart.stale_remove", route)

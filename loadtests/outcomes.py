@@ -14,6 +14,11 @@ The rules, per route template (docs/shop.md is the contract):
   shop fails fast as designed. A success in Locust's statistics (so chaos runs measure the
   shop's latency, not the harness), counted as `shed.http_503`; with `--shed-is-failure`
   it is a failure instead. A 503 without Retry-After -> FAIL;
+* 503 `outcome_unknown` (with `Retry-After`) -> UNKNOWN: the shop could not confirm a write
+  that may have happened (checkout: the order may be placed; a retry with the same
+  Idempotency-Key completes it, the sweeper cancels it otherwise). Not shedding (the shop did
+  not refuse the work) and not a failure: counted apart, as `outcome_unknown.http_503`, so a
+  run shows how many answers left the client not knowing;
 * the shop's 409 codes seen so far: `cart_checking_out` (another checkout holds the cart),
   `cart_empty` (checkout of a cart another device emptied), the OCC give-up after retries;
 * 404 when removing an item another device already removed (cart contention only) ->
@@ -29,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+OUTCOME_UNKNOWN = "outcome_unknown"  # the shop's code for a write it could not confirm
 SHOPPERS = "/v1/shoppers"
 SEARCH = "/v1/products?q={q}"
 PRODUCT = "/v1/products/{sku}"
@@ -46,6 +52,7 @@ class Verdict(enum.Enum):
     OK = "ok"
     CONFLICT = "conflict"
     SHED = "shed"
+    UNKNOWN = "unknown"
     STALE = "stale"
     FAIL = "fail"
 
@@ -129,6 +136,8 @@ def classify(method: str, route: str, status: int, headers: Mapping[str, Any] | 
     if status == 409 and policy.conflict_ok:
         return Classification(Verdict.CONFLICT, f"409{suffix}", occ_retries(headers), code)
     if status == 503 and header(headers, "Retry-After") is not None:
+        if code == OUTCOME_UNKNOWN:
+            return Classification(Verdict.UNKNOWN, f"503{suffix}", code=code)
         if shed_is_failure:
             return Classification(Verdict.FAIL, f"503 shed with Retry-After{suffix}", code=code)
         return Classification(Verdict.SHED, f"503{suffix}", code=code)

@@ -1,7 +1,7 @@
 """Make moto's DynamoDB behave like DynamoDB where the harness depends on it, at the cost
 DynamoDB has.
 
-Four deviations from moto 5.x (each verified in moto's source; each has a test in
+Four deviations from moto 5.x (and one cost, 5) (each verified in moto's source; each has a test in
 tests/stack/test_moto_fixes.py that runs plain ``moto.server`` and shows it fail):
 
 1. **No isolation.** The threaded server runs requests concurrently and moto's conditional
@@ -37,6 +37,19 @@ tests/stack/test_moto_fixes.py that runs plain ``moto.server`` and shows it fail
    them by range key as before); index queries and scans are untouched. Control: the same
    cost-ratio test as 3 (it queries too).
 
+5. **(cost, not behaviour) Item responses serialised through the botocore shape model.** moto
+   answers every call by walking the operation's output shape member by member (its generic
+   ``ResponseSerializer``), under the lock of 1. For the item operations (GetItem, Query, Scan,
+   BatchGetItem, PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactGetItems,
+   TransactWriteItems) and Streams' GetRecords, moto's result is already the wire format
+   (``dynamo_to_dict`` of its items: AttributeValue maps, counts, keys; a record's creation
+   time is the one datetime, written as moto writes it), so the walk re-emits the same JSON at
+   several times the cost: it was a third of the emulator's CPU under the shop's load, every
+   other DynamoDB call waiting on the lock meanwhile. Fix: those results are written with
+   ``json.dumps`` (same status, Content-Type, body); anything else (errors, other operations,
+   a value json cannot write) goes through moto's serializer as before.
+   ``test_item_responses_match_motos_serializer`` compares both on every item operation.
+
 `install()` patches once and refuses to run if moto's code has moved (MotoHookNotFound): each
 patch checks the moto source lines it relies on. Stream-record retention lives in
 ``local_stack.retention``; it trims shards under ``DYNAMODB_LOCK`` too.
@@ -44,9 +57,12 @@ patch checks the moto source lines it relies on. Stream-record retention lives i
 
 from __future__ import annotations
 
+import calendar
 import copy
+import datetime
 import functools
 import inspect
+import json
 import logging
 import threading
 from typing import Any
@@ -235,6 +251,45 @@ def _install_query(table_cls: Any) -> None:
     table_cls.query = _partition_query(method)
 
 
+# -- 5: item responses written as JSON -------------------------------------------------------
+
+FAST_JSON_OPERATIONS = frozenset({
+    "GetItem", "Query", "Scan", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem",
+    "BatchWriteItem", "TransactGetItems", "TransactWriteItems",
+    "GetRecords"})  # DynamoDB Streams: the stream runtime's polls, 4 a second per mapping
+JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+def _unix_timestamp(value: Any) -> Any:
+    """A datetime as moto's JSON serializer writes it (epoch seconds, milliseconds kept)."""
+    if not isinstance(value, datetime.datetime):
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    base = calendar.timegm(value.timetuple())
+    return base + (value.microsecond // 1000) / 1000.0 if value.microsecond else base
+
+
+def _fast_serialized(serialized: Any) -> Any:
+    """``BaseResponse.serialized`` of DynamoHandler, with item results written as JSON."""
+
+    @functools.wraps(serialized)
+    def call(self: Any, action_result: Any) -> Any:
+        result = getattr(action_result, "result", None)
+        if (type(result) is dict and not getattr(action_result, "_gameday_no_fast", False)
+                and self._get_action() in FAST_JSON_OPERATIONS):
+            try:
+                body = json.dumps(result, separators=(",", ":"), default=_unix_timestamp)
+            except (TypeError, ValueError):
+                pass  # e.g. bytes of a B attribute: moto's serializer knows the shape
+            else:
+                headers = {"Content-Type": JSON_CONTENT_TYPE}
+                headers.update(self.response_headers)
+                return 200, headers, body
+        return serialized(self, action_result)
+
+    call.__wrapped_by_gameday__ = True  # type: ignore[attr-defined]
+    return call
+
+
 def _source(obj: Any) -> str:
     try:
         return inspect.getsource(obj)
@@ -257,8 +312,13 @@ def install() -> None:
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         if not callable(getattr(handler, "call_action", None)):
             raise MotoHookNotFound(f"{handler.__name__}.call_action not found")
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        if not callable(getattr(handler, "serialized", None)):
+            raise MotoHookNotFound(f"{handler.__name__}.serialized not found")
     _install_transactions(DynamoDBBackend)
     _install_query(Table)
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        handler.serialized = _fast_serialized(handler.serialized)  # type: ignore
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         handler.call_action = _serialised(handler.call_action)  # type: ignore[method-assign]
     _installed = True

@@ -6,8 +6,12 @@
 error is logged once per outage (RedisGuard) and the loader answers.
 
 Caches whose entries cannot be listed for deletion (search results, the weekly page) are
-*generational*: their keys embed a generation number that `bump(cache)` increments, which
-orphans every old entry at once (they then expire by TTL).
+*generational*: each entry is stored with the generation number it was loaded under, and
+`bump(cache)` increments the number, which makes every older entry a miss at once (it is
+overwritten at its next load, or expires by TTL). A lookup reads the generation and the entry
+in one MGET, so a generational hit costs one Redis round trip like any other (it was two: GET
+the generation, then GET a key that embedded it). An entry loaded under a generation that a
+concurrent bump has already replaced is stored under the old number, so it is never served.
 
 `remember`/`recall` keep values without TTL (e.g. the last known review counts used as a
 fallback when the reviews service is down).
@@ -59,34 +63,47 @@ class Cache:
         self.guard.succeeded()
         return True, result
 
-    def _full_key(self, cache: str, key: str, generational: bool) -> str | None:
+    def _lookup(self, cache: str, full_key: str,
+                generational: bool) -> tuple[bool, Any, int | None]:
+        """(hit, value, generation) of one entry in one round trip; generation is None when
+        Redis could not be read (then nothing is stored either)."""
         if not generational:
-            return self._key(cache, key)
-        ok, raw = self._redis(lambda: self.client.get(self._generation_key(cache)))
-        if not ok:
-            return None
-        return self._key(cache, f"g{int(raw or 0)}:{key}")
+            ok, raw = self._redis(lambda: self.client.get(full_key))
+            generation: int | None = 0 if ok else None
+        else:
+            ok, pair = self._redis(
+                lambda: self.client.mget([self._generation_key(cache), full_key]))
+            if not ok or pair is None:
+                return False, None, None
+            generation, raw = int(pair[0] or 0), pair[1]
+        if not ok or raw is None:
+            return False, None, generation
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            log.warning("dropping undecodable cache entry %s", full_key)
+            return False, None, generation
+        if not generational:
+            return True, value, generation
+        if isinstance(value, dict) and value.get("g") == generation and "v" in value:
+            return True, value["v"], generation
+        return False, None, generation  # loaded under an older generation: a miss
 
     # -- public API -------------------------------------------------------------------------
     def get_or_load(self, cache: str, key: str, loader: Callable[[], T | None],
                     ttl_s: int | None = None, generational: bool = False) -> T | None:
         """The cached value of (cache, key), else `loader()` stored for ttl_s (None is never
         stored). Counts one hit or miss."""
-        full_key = self._full_key(cache, key, generational)
-        if full_key is not None:
-            ok, raw = self._redis(lambda: self.client.get(full_key))
-            if ok and raw is not None:
-                try:
-                    value = json.loads(raw)
-                except ValueError:
-                    log.warning("dropping undecodable cache entry %s", full_key)
-                else:
-                    CACHE_REQUESTS.labels(cache, "hit").inc()
-                    return value
+        full_key = self._key(cache, key)
+        hit, cached, generation = self._lookup(cache, full_key, generational)
+        if hit:
+            CACHE_REQUESTS.labels(cache, "hit").inc()
+            return cached
         CACHE_REQUESTS.labels(cache, "miss").inc()
         value = loader()
-        if value is not None and full_key is not None:
-            payload = json.dumps(value, separators=(",", ":"))
+        if value is not None and generation is not None:
+            stored = {"g": generation, "v": value} if generational else value
+            payload = json.dumps(stored, separators=(",", ":"))
             self._redis(lambda: self.client.set(full_key, payload, ex=ttl_s or self.ttl_s))
         return value
 

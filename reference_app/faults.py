@@ -224,14 +224,30 @@ class FaultFlags:
         return spec
 
     def _flags(self) -> dict[str, FaultSpec]:
-        with self._lock:
+        """The current snapshot, re-read from SSM when older than `refresh_s`.
+
+        Concurrency: one thread re-reads at a time. The first read (nothing known yet) makes
+        every caller wait for it; after that a caller that finds another thread re-reading
+        answers from the snapshot it has (at most one refresh period old) instead of queueing
+        behind the SSM call. Under load that queue held every request of the process for the
+        length of one SSM round trip each second (up to its 2 s timeout when the endpoint is
+        slow): a latency spike for the whole replica once a second.
+        """
+        if self._clock() - self._loaded_at < self.refresh_s:
+            return self._snapshot
+        first = self._loaded_at == float("-inf")
+        if not self._lock.acquire(blocking=first):
+            return self._snapshot  # someone else is re-reading: the snapshot is recent enough
+        try:
             if self._clock() - self._loaded_at >= self.refresh_s:
-                self._loaded_at = self._clock()
                 try:
                     self._snapshot = self._load()
                 except Exception as exc:  # noqa: BLE001 - a flag read must never break a request
                     log.warning("could not read fault flags under %s: %s", self.prefix, exc)
+                self._loaded_at = self._clock()
             return self._snapshot
+        finally:
+            self._lock.release()
 
     def _load(self) -> dict[str, FaultSpec]:
         if self._client is None:

@@ -3,7 +3,9 @@
 - Flask middleware on every service; botocore and requests patched, so DynamoDB calls and the
   storefront → payments/reviews calls are subsegments, and the trace header travels to payments.
 - Sampling rules come from `xray_sampling_rules.json` (local rules: the centralized rule poller
-  needs the real daemon's TCP API, which the local stand-in does not serve).
+  needs the real daemon's TCP API, which the local stand-in does not serve): AWS's default rule
+  (1 request a second, then 5 %) for everything but checkout and payments, which are traced up
+  to 50 a second so each order has its trace; handler segments follow the order's decision.
 - Segments go over UDP to AWS_XRAY_DAEMON_ADDRESS (the local stack runs a receiver that hands
   them to the local X-Ray API); with nobody listening the SDK drops them and the request goes on.
   The sending socket is bound to 127.0.0.1 when the daemon is on loopback (xray_emitter).
@@ -110,8 +112,12 @@ def handler_segment(function_name: str, trace_header: str | None) -> Iterator[An
     from aws_xray_sdk.core.models.trace_header import TraceHeader
 
     header = TraceHeader.from_header_str(trace_header)
+    # the checkout's sampling decision travels with its trace, as between services on AWS: an
+    # unsampled order's handler segments are not sent (they were always sent, each with a
+    # subsegment per AWS call, whatever the checkout's own rule had decided)
+    sampled = 0 if str(header.sampled) == "0" else 1
     segment = recorder.begin_segment(
-        name=function_name, traceid=header.root, parent_id=header.parent, sampling=1
+        name=function_name, traceid=header.root, parent_id=header.parent, sampling=sampled
     )
     try:
         segment.origin = "AWS::Lambda::Function"

@@ -67,6 +67,19 @@ def is_cancellation(record: dict[str, Any]) -> bool:
 TERMINAL = {"COMPLETED", "CANCELLED"}
 QUEUE_NAME = "shop-stream-on-failure"
 SWEEP_INTERVAL_S = 2.0
+# A message whose handling fails (a rollback re-driven while payments is still down) comes back
+# after REDRIVE_RETRY_S, doubling with each receive up to REDRIVE_RETRY_MAX_S; before, it came
+# back after the receive's whole visibility timeout (30 s), so an order cancelled during a
+# short payments outage could wait 30 s, 60 s... for its void after payments was back.
+RECEIVE_VISIBILITY_S = 30  # the time one handling may take
+REDRIVE_RETRY_S = 2
+REDRIVE_RETRY_MAX_S = 20
+
+
+def redrive_delay_s(receive_count: int) -> int:
+    """Seconds before a message whose handling failed on its `receive_count`-th receive is
+    delivered again."""
+    return min(REDRIVE_RETRY_MAX_S, REDRIVE_RETRY_S * 2 ** max(0, receive_count - 1))
 
 
 class TransactionManager:
@@ -243,19 +256,37 @@ def run(queue_url: str, stop: threading.Event, settings: Settings | None = None)
                 log.warning("sweep of open checkouts failed: %s", exc)
         try:
             page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=1, VisibilityTimeout=30)
+                                       WaitTimeSeconds=1, VisibilityTimeout=RECEIVE_VISIBILITY_S,
+                                       AttributeNames=["ApproximateReceiveCount"])
         except Exception as exc:
             log.warning("receive from %s failed: %s", queue_url, exc)
             stop.wait(1.0)
             continue
         for message in page.get("Messages", []):
-            try:
-                manager.handle(json.loads(message["Body"]))
-            except Exception:
-                log.exception("on-failure message %s not handled; it will be redelivered",
-                              message.get("MessageId"))
-                continue
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            handle_message(manager, sqs, queue_url, message)
+
+
+def handle_message(manager: TransactionManager, sqs: Any, queue_url: str,
+                   message: dict[str, Any]) -> bool:
+    """Handle one OnFailure message: deleted when handled, else made visible again after
+    `redrive_delay_s` (not the receive's whole visibility timeout). True when handled."""
+    try:
+        manager.handle(json.loads(message["Body"]))
+    except Exception:
+        count = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
+        delay = redrive_delay_s(count)
+        log.exception("on-failure message %s not handled (receive %d); redelivered in %d s",
+                      message.get("MessageId"), count, delay)
+        try:
+            sqs.change_message_visibility(QueueUrl=queue_url,
+                                          ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=delay)
+        except Exception as exc:  # it comes back after the receive's timeout all the same
+            log.warning("could not shorten the visibility of %s: %s",
+                        message.get("MessageId"), exc)
+        return False
+    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

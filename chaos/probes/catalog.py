@@ -237,13 +237,15 @@ for _probe in [
     ProbeType("replicas-alive", _replicas_alive, _p("service"), _p(),
               "replicas of a service with a live pid"),
     ProbeType("supervisor-events", _events, _p("kind"), _p("process", "since"),
-              "how many supervisor events of a kind since the first fault (or the run)"),
+              "how many supervisor events of a kind since the first fault (or the run); on "
+              "aws `died`/`replaced` from ECS tasks"),
     ProbeType("load-rate", _load_rate, _p(), _p("window", "status", "name", "min_requests"),
               "fraction of the built-in load's recent requests with a status (e.g. 5xx)"),
     ProbeType("locust", _locust, _p(), _p("url", "csv"), "Locust aggregated statistics"),
     ProbeType("audit", _audit, _p(), _p("args", "timeout", "baseline"),
-              "the shop's audit as a process (python -m reference_app.audit --json); with "
-              "`baseline` (an earlier audit's output) `clean` judges only what appeared since"),
+              "the shop's audit as a process (python -m reference_app.audit --json; on aws "
+              "the same audit of the stack's tables); with `baseline` (an earlier audit's "
+              "output) `clean` judges only what appeared since"),
     ProbeType("order-status", _order_status, _p("order_id", "token"), _p(),
               "an order's status over HTTP with its owner's token"),
     ProbeType("onfailure", _onfailure, _p("function"), _p("field", "equals"),

@@ -48,6 +48,8 @@ def resolve_fault(injector: Injector | None, step: dict[str, Any], seed: int
 def build_plan(experiment: Experiment, ctx: ChaosContext | None, seed: int,
                control: bool = False) -> dict[str, Any]:
     injector = Injector(ctx) if ctx is not None else None
+    if ctx is not None:
+        experiment = experiment.for_target(ctx.target)  # its bounds on this target
     data = experiment.data
     steps = []
     for index, step in enumerate(method_steps(experiment, control)):

@@ -81,6 +81,7 @@ class ExperimentRunner:
 
     def __init__(self, experiment: Experiment, ctx: ChaosContext,
                  options: RunOptions | None = None) -> None:
+        experiment = experiment.for_target(ctx.target)  # its bounds on this target
         self.experiment = experiment
         self.options = options or RunOptions()
         seed = self.options.seed if self.options.seed is not None else \

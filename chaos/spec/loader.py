@@ -56,6 +56,15 @@ class Experiment:
     def title(self) -> str:
         return str(self.data["title"])
 
+    def for_target(self, target: str) -> Experiment:
+        """This experiment as it runs on `target`: its `per-target` bounds applied
+        (chaos.spec.targets); itself, unchanged, where the target has none."""
+        from chaos.spec.targets import for_target, overridden
+
+        if not overridden(self.data, target):
+            return self
+        return Experiment(path=self.path, data=for_target(self.data, target))
+
 
 def format_path(path: PathT) -> str:
     out = ""

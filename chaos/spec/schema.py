@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.durations import DURATION_PATTERN
-from chaos.targets import SELECTION_PATTERN
+from chaos.targets import SELECTION_PATTERN, TARGETS
 
 DURATION: dict[str, Any] = {
     "anyOf": [
@@ -31,6 +31,21 @@ TOLERANCE: dict[str, Any] = {
     },
 }
 
+
+
+def per_target(bounds: dict[str, Any]) -> dict[str, Any]:
+    """`per-target`: the bounds that differ on a target, by target name (chaos/targets), e.g.
+    `per-target: {aws: {within: 150s}}` (chaos.spec.targets applies them)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {name: {"type": "object", "additionalProperties": False,
+                              "minProperties": 1, "properties": bounds}
+                       for name in TARGETS.names()},
+    }
+
+
 PROBE_STEP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -44,6 +59,7 @@ PROBE_STEP: dict[str, Any] = {
         "within": DURATION,
         "interval": DURATION,
         "save-as": {"type": "string"},
+        "per-target": per_target({"within": DURATION}),
     },
 }
 
@@ -85,7 +101,8 @@ STEP: dict[str, Any] = {
             "if": {"properties": {"type": {"const": "wait-for-faults"}}, "required": ["type"]},
             "then": {
                 "additionalProperties": False,
-                "properties": {"type": {}, "name": {"type": "string"}, "timeout": DURATION},
+                "properties": {"type": {}, "name": {"type": "string"}, "timeout": DURATION,
+                               "per-target": per_target({"timeout": DURATION})},
             },
         },
         {
@@ -120,6 +137,8 @@ VERDICT: dict[str, Any] = {
         "params": {"type": "object"},
         "equals": {}, "in": {"type": "array"},
         "min": {"type": "number"}, "max": {"type": "number"},
+        "per-target": per_target({"min": {"type": "number"}, "max": {"type": "number"},
+                                  "title": {"type": "string"}}),
     },
 }
 

@@ -1,18 +1,21 @@
-"""Cart routes: read, add, remove (owner only; OCC retries reported in X-OCC-Retries)."""
+"""Cart routes: read, add, remove (owner only; OCC retries reported in X-OCC-Retries; an add
+with an `Idempotency-Key` the cart already applied answers the cart, `Idempotent-Replayed`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from reference_app.auth import require_role
 from reference_app.errors import ApiError
 from reference_app.service_app import current_settings
 from reference_app.storefront.carts import RETRIES_HEADER, Cart, CartWrite
+from reference_app.storefront.checkout import IDEMPOTENCY_HEADER
 from reference_app.storefront.context import storefront
 from reference_app.validation import AddItemIn, check_id, check_sku, parse_body, query_int
 
 bp = Blueprint("carts", __name__)
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def owned_cart_id(cart_id: str) -> str:
@@ -41,9 +44,16 @@ def get_cart(cart_id: str) -> ResponseReturnValue:
 def add_item(cart_id: str) -> ResponseReturnValue:
     cart_id = owned_cart_id(cart_id)
     body = parse_body(AddItemIn, context={"max_item_qty": current_settings().max_item_qty})
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None:
+        check_id(key, IDEMPOTENCY_HEADER)
     shop = storefront()
     shop.catalog.require_product(body.sku)
-    return _written(shop.carts.add_item(cart_id, body.sku, body.qty))
+    write = shop.carts.add_item(cart_id, body.sku, body.qty, token=key)
+    response = _written(write)
+    if write.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 @bp.delete("/v1/carts/<cart_id>/items/<sku>")

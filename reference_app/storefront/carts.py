@@ -8,6 +8,14 @@
 4. checkout rollback: `SET CheckOut = false` IF `Version = v_read AND CheckOut = true`.
 (3 and 4 also bump Version and remove OrderId; see docs/shop.md.)
 
+Adds are idempotent: each add carries a token (the request's `Idempotency-Key`, else one made
+up for the request), and the cart row keeps the last ADD_TOKENS_KEPT tokens it applied
+(`AddTokens`, written in the same conditional write). An add whose token the cart already holds
+changes nothing and answers the cart as it is. This closes a double add: a write that timed
+out after DynamoDB applied it is retried (by botocore's retries, by the OCC loop, or by the
+client with the same key); the retry's condition fails on the version the first write bumped,
+the loop re-reads, and without the token it would add the quantity a second time.
+
 A failed condition re-reads and retries, up to `max_attempts` attempts with jittered
 exponential back-off, each conflict counted in `shop_cart_occ_conflicts_total{operation}`;
 then 409 `cart_conflict`. A cart being checked out is 409 `cart_checking_out` at once.
@@ -19,6 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +42,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 0.01
 BACKOFF_CAP_S = 0.25
 RETRIES_HEADER = "X-OCC-Retries"
+ADD_TOKENS_KEPT = 20
 
 
 @dataclass
@@ -45,6 +55,7 @@ class Cart:
     items: dict[str, int] = field(default_factory=dict)
     order_id: str | None = None
     updated_at: int | None = None
+    add_tokens: list[str] = field(default_factory=list)  # the last adds applied
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Cart:
@@ -55,6 +66,7 @@ class Cart:
             items={sku: int(qty) for sku, qty in (row.get("Items") or {}).items()},
             order_id=row.get("OrderId"),
             updated_at=row.get("UpdatedAt"),
+            add_tokens=[str(t) for t in (row.get("AddTokens") or [])],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -75,6 +87,7 @@ class CartWrite:
 
     cart: Cart
     retries: int
+    replayed: bool = False  # an add whose token the cart already held: nothing written
 
 
 @dataclass
@@ -84,6 +97,7 @@ class _Plan:
     request: dict[str, Any]
     is_put: bool
     new_cart: Cart | None = None  # for a put (no ReturnValues ALL_NEW)
+    replay_of: Cart | None = None  # nothing to write: this add was applied to this cart
 
 
 class CartRepository:
@@ -122,6 +136,8 @@ class CartRepository:
                 raise ApiError(409, "cart_checking_out", "the cart is being checked out",
                                headers={RETRIES_HEADER: str(retries)})
             plan = plan_for(cart)  # may raise ApiError: nothing is written then
+            if plan.replay_of is not None:
+                return CartWrite(plan.replay_of, retries, replayed=True)
             try:
                 if plan.is_put:
                     self.ddb.put_item(**plan.request)
@@ -141,10 +157,14 @@ class CartRepository:
                        f"the cart kept changing; gave up after {self.max_attempts} attempts",
                        headers={RETRIES_HEADER: str(retries)})
 
-    def _update(self, cart: Cart, sku: str, new_qty: int) -> _Plan:
-        """The conditional UpdateItem setting the line of `sku` to new_qty (0 removes it)."""
+    def _update(self, cart: Cart, sku: str, new_qty: int, token: str | None = None) -> _Plan:
+        """The conditional UpdateItem setting the line of `sku` to new_qty (0 removes it), and
+        recording the add's `token` when given."""
         sets = "SET #v = #v + :one, UpdatedAt = :now"
         values: dict[str, Any] = {}
+        if token is not None:
+            sets += ", AddTokens = :tokens"
+            values[":tokens"] = to_attr([*cart.add_tokens, token][-ADD_TOKENS_KEPT:])
         if new_qty > 0:
             update = f"{sets}, #items.#sku = :qty"
             values[":qty"] = to_attr(new_qty)
@@ -164,10 +184,14 @@ class CartRepository:
         })
 
     # -- operations -------------------------------------------------------------------------
-    def add_item(self, cart_id: str, sku: str, qty: int) -> CartWrite:
-        """Add `qty` of `sku` (creating the cart on first use)."""
+    def add_item(self, cart_id: str, sku: str, qty: int, token: str | None = None) -> CartWrite:
+        """Add `qty` of `sku` (creating the cart on first use), once per `token` (one is made
+        up when None, which still guards this request's own retries)."""
+        token = token or uuid.uuid4().hex
 
         def plan(cart: Cart | None) -> _Plan:
+            if cart is not None and token in cart.add_tokens:
+                return _Plan(request={}, is_put=False, replay_of=cart)
             current = cart.items.get(sku, 0) if cart else 0
             lines = len(cart.items) if cart else 0
             if current == 0 and lines >= self.max_lines:
@@ -179,15 +203,16 @@ class CartRepository:
                                f"({current} already in the cart)", "qty")
             if cart is None:
                 now = now_s()
-                new_cart = Cart(cart_id, version=1, items={sku: qty}, updated_at=now)
+                new_cart = Cart(cart_id, version=1, items={sku: qty}, updated_at=now,
+                                add_tokens=[token])
                 return _Plan(is_put=True, new_cart=new_cart, request={
                     "TableName": self.table,
                     "Item": {"CartId": to_attr(cart_id), "Version": to_attr(1),
                              "CheckOut": to_attr(False), "Items": to_attr({sku: qty}),
-                             "UpdatedAt": to_attr(now)},
+                             "UpdatedAt": to_attr(now), "AddTokens": to_attr([token])},
                     "ConditionExpression": "attribute_not_exists(CartId)",
                 })
-            return self._update(cart, sku, current + qty)
+            return self._update(cart, sku, current + qty, token)
 
         return self._occ_write(cart_id, "add_item", plan)
 

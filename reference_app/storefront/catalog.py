@@ -31,6 +31,7 @@ PRODUCT_ROW = "0"
 MAX_QUERY_WORDS = 5
 _QUERY_WORD = re.compile(r"^[a-z0-9-]{1,40}$")
 WEEKLY_LIMIT = 20
+SEARCH_CACHED_ITEMS = 50  # the API's largest `limit`
 
 
 def effective_price(row: dict[str, Any], week: str | None = None) -> int:
@@ -162,6 +163,11 @@ class CatalogService:
         return detail
 
     def search(self, words: list[str], limit: int) -> dict[str, Any]:
+        """The first `limit` (at most SEARCH_CACHED_ITEMS) products matching every word.
+
+        One cache entry per set of words, holding the first SEARCH_CACHED_ITEMS results: every
+        limit asked for is a slice of it (an entry per limit made each query miss once per
+        limit, and misses are the DynamoDB queries)."""
         def load() -> dict[str, Any]:
             matches: set[str] | None = None
             for word in words:
@@ -170,12 +176,14 @@ class CatalogService:
                 if not matches:
                     break
             ordered = sorted(matches or set())
-            rows = self.product_rows(ordered[:limit])
-            items = [product_summary(rows[sku]) for sku in ordered[:limit] if sku in rows]
-            return {"items": items, "count": len(items), "total": len(ordered)}
+            first = ordered[:SEARCH_CACHED_ITEMS]
+            rows = self.product_rows(first)
+            items = [product_summary(rows[sku]) for sku in first if sku in rows]
+            return {"items": items, "total": len(ordered)}
 
-        key = f"{'+'.join(words)}:{limit}"
-        return self.cache.get_or_load("search", key, load, generational=True) or {}
+        found = self.cache.get_or_load("search", "+".join(words), load, generational=True) or {}
+        items = list(found.get("items") or [])[:limit]
+        return {"items": items, "count": len(items), "total": int(found.get("total") or 0)}
 
     def weekly(self) -> dict[str, Any]:
         week = iso_week()

@@ -6,14 +6,14 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from reference_app.auth import require_role
-from reference_app.storefront.catalog import parse_query
+from reference_app.storefront.catalog import SEARCH_CACHED_ITEMS, parse_query
 from reference_app.storefront.context import storefront
 from reference_app.validation import EmptyIn, ReviewIn, check_sku, parse_body, query_int
 
 bp = Blueprint("catalog", __name__)
 
 SEARCH_DEFAULT_LIMIT = 20
-SEARCH_MAX_LIMIT = 50
+SEARCH_MAX_LIMIT = SEARCH_CACHED_ITEMS
 
 
 @bp.get("/v1/products")

@@ -8,13 +8,11 @@ from flask.typing import ResponseReturnValue
 from reference_app import tracing
 from reference_app.auth import require_role
 from reference_app.errors import ApiError
-from reference_app.storefront.cart_api import owned_cart_id
+from reference_app.storefront.cart_api import REPLAYED_HEADER, owned_cart_id
 from reference_app.storefront.checkout import IDEMPOTENCY_HEADER
 from reference_app.storefront.context import storefront
 from reference_app.storefront.orders import public_order
 from reference_app.validation import EmptyIn, check_id, parse_body
-
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 bp = Blueprint("orders", __name__)
 

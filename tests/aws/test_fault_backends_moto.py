@@ -290,6 +290,11 @@ def test_dry_game_day_prints_every_call_and_the_policy_is_exactly_what_is_called
     planned = {_action(line.split()[0]) for line in out.split("every AWS API call")[1]
                .splitlines() if line.startswith("  ") and ":" in line.split()[0]}
     assert "ecs:StopTask" in planned and "scheduler:CreateSchedule" in planned
+    # every step of the default game day has an aws reading, with its bounds on aws
+    assert "no reading" not in out
+    assert "audit-clean: audit" in out and "storefront-replaced: supervisor-events" in out
+    assert "jam-detected: alarm {'alarm': 'shop-inventory-stream-jam'} == 'ALARM' within 150s" \
+        in out
 
     allowed = policy.actions(policy.GAME_DAY) | policy.actions(policy.DEPLOY)
     used = _static_calls() | planned | recorded_actions
@@ -435,3 +440,125 @@ def test_the_aws_probes_read_the_stack(deployed: dict[str, Any]) -> None:
         "MetricName": "BreakerOpen", "Value": 1.0, "StorageResolution": 1,
         "Dimensions": [{"Name": "Dependency", "Value": "payments"}]}])
     assert PROBES["breaker"].fn(env, {"dependency": "payments"}) == "open"
+
+
+def _empty(ddb: Any, table: str) -> None:
+    keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
+    for item in ddb.scan(TableName=table)["Items"]:
+        ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+
+
+def test_the_audit_on_aws_reads_the_stacks_tables(deployed: dict[str, Any]) -> None:
+    """The `audit` probe on aws: the shop's own audit of the stack's tables (names from the
+    catalog); a clean stack passes, a planted orphan payment and a lost order are found, and
+    with a baseline only the problem that appeared since is blamed."""
+    from chaos.probes.catalog import PROBES
+    from chaos.probes.env import ProbeEnv
+
+    ctx, url = deployed["ctx"], deployed["url"]
+    tables = ctx.catalog()["tables"]
+    ddb = _client("dynamodb", url)
+    for name in ("orders", "payments", "products", "carts"):
+        _empty(ddb, tables[name])
+    audit = PROBES["audit"].fn
+    env, args = ProbeEnv(ctx=ctx), ["--json", "--grace-s", "30"]
+    ddb.put_item(TableName=tables["orders"], Item={  # a settled, consistent order
+        "OrderId": {"S": "o-ok"}, "Status": {"S": "CANCELLED"}, "AmountCents": {"N": "0"},
+        "CreatedAt": {"N": str(int(time.time() - 600))}})
+    clean = audit(env, {"args": args})
+    assert clean["clean"] and clean["exit_code"] == 0 and clean["counts"]["orders"] == 1
+
+    old = {"N": str(int(time.time() - 600))}
+    ddb.put_item(TableName=tables["payments"], Item={
+        "IdempotencyKey": {"S": "pay-orphan"}, "OrderId": {"S": "o-gone"},
+        "Status": {"S": "CAPTURED"}, "AmountCents": {"N": "1200"}, "CreatedAt": old})
+    dirty = audit(env, {"args": args})
+    assert not dirty["clean"] and dirty["exit_code"] == 1
+    assert [p["check"] for p in dirty["problems"]] == ["orphan_payment"]
+
+    ddb.put_item(TableName=tables["orders"], Item={  # accepted, never settled: lost
+        "OrderId": {"S": "o-lost"}, "Status": {"S": "PENDING"}, "AmountCents": {"N": "900"},
+        "CreatedAt": old})
+    judged = audit(env, {"args": args, "baseline": dirty})
+    assert not judged["clean"] and judged["new"] == ["stuck_order order o-lost"]
+    assert judged["preexisting"] == ["orphan_payment payment pay-orphan"]
+    # the same baseline excuses the orphan alone (a young order is in flight, not lost)
+    ddb.delete_item(TableName=tables["orders"], Key={"OrderId": {"S": "o-lost"}})
+    assert audit(env, {"args": args, "baseline": dirty})["clean"]
+    with pytest.raises(ValueError, match="not the audit's"):
+        audit(env, {"args": ["--grace", "x"]})
+    for name in ("orders", "payments"):
+        _empty(ddb, tables[name])
+
+
+def test_supervisor_events_on_aws_count_the_replacement_of_a_killed_task(
+        deployed: dict[str, Any]) -> None:
+    """`supervisor-events` on aws (storefront-replica-killed's `storefront-replaced`): a task
+    the service starts after kill-replica stopped one of its tasks is a replacement; tasks that
+    were running before, or are not tagged by our stack, are not."""
+    from chaos.probes import processes
+    from chaos.probes.catalog import PROBES
+    from chaos.probes.env import ProbeEnv
+
+    ctx, url = deployed["ctx"], deployed["url"]
+    ecs = _client("ecs", url)
+    cluster, service = deployed["cluster"], deployed["service"]
+    task_def = ecs.list_task_definitions(familyPrefix="storefront-stand-in")[
+        "taskDefinitionArns"][0]
+
+    def start(tags: list[dict[str, str]] | None = None) -> str:
+        return str(ecs.run_task(cluster=cluster, taskDefinition=task_def, launchType="FARGATE",
+                                group=f"service:{service}", **({"tags": tags} if tags else {})
+                                )["tasks"][0]["taskArn"].rsplit("/", 1)[-1])
+
+    start(OUR_TAGS)  # one more running task: something to kill whatever ran before
+    env, params = ProbeEnv(ctx=ctx), {"kind": "replaced", "process": "storefront"}
+    injector = Injector(ctx)
+    since = time.time()
+    entry = injector.inject(injector.plan("kill-replica", "COUNT(1)", {"service": "storefront"},
+                                          60, seed=2))
+    try:
+        assert PROBES["supervisor-events"].fn(env, params) == 0  # nothing replaced it yet
+        died = processes.events(ctx, since, ("died",), "storefront")
+        assert [e["process"] for e in died] == [f"storefront/{entry.targets[0]}"]
+        start()  # not ours: never a replacement
+        assert PROBES["supervisor-events"].fn(env, params) == 0
+        replacement = start(OUR_TAGS)  # what the ECS service scheduler does
+        assert PROBES["supervisor-events"].fn(env, params) == 1
+        replaced = processes.events(ctx, since, ("replaced",), "storefront")
+        assert [e["process"] for e in replaced] == [f"storefront/{replacement}"]
+        assert PROBES["supervisor-events"].fn(env, {**params, "process": "payments"}) == 0
+        with pytest.raises(ValueError, match="no reading on aws"):
+            processes.events(ctx, since, ("hold_expired",), "storefront")
+    finally:
+        injector.undo(entry.fault_id, by_owner=True)
+
+
+def test_stream_delta_on_aws_sums_the_mappings_metrics_since_a_stream_reading(
+        deployed: dict[str, Any]) -> None:
+    """poison-record's `poison-isolated` on aws: records sent to OnFailure since `stream-before`
+    are the function's mappings' OnFailureDestinationDeliveredEventCount (AWS/Lambda, by
+    EventSourceMappingUUID); another function's mapping does not count."""
+    from chaos.probes.catalog import PROBES
+    from chaos.probes.env import ProbeEnv
+
+    ctx, url = deployed["ctx"], deployed["url"]
+    env, lam, cw = ProbeEnv(ctx=ctx), _client("lambda", url), _client("cloudwatch", url)
+    before = PROBES["stream"].fn(env, {"function": "shop-inventory"})
+    delta = PROBES["stream-delta"].fn
+    params = {"function": "shop-inventory", "since": before}
+    assert delta(env, params)["records_on_failure"] == 0
+
+    def sent(function: str, n: float) -> None:
+        uuid = lam.list_event_source_mappings(FunctionName=function)[
+            "EventSourceMappings"][0]["UUID"]
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+            "MetricName": "OnFailureDestinationDeliveredEventCount", "Value": n, "Unit": "Count",
+            "Dimensions": [{"Name": "EventSourceMappingUUID", "Value": uuid}]}])
+
+    sent("shop-payment", 5)
+    assert delta(env, params)["records_on_failure"] == 0
+    sent("shop-inventory", 1)
+    assert delta(env, params)["records_on_failure"] == 1
+    with pytest.raises(ValueError, match="`since` from a `stream` probe on aws"):
+        delta(env, {"function": "shop-inventory", "since": {"records_on_failure": 0}})

@@ -143,8 +143,8 @@ def test_stop_conditions_name_cloudwatch_alarms() -> None:
 def test_probes_refuse_a_target_they_cannot_read(tmp_path: Path) -> None:
     with pytest.raises(ProbeUnavailable, match="reads the aws target, not local"):
         PROBES["ecs-running"].fn(ProbeEnv(ctx=FakeCtx()), {"service": "storefront"})  # type: ignore[arg-type]
-    with pytest.raises(ProbeUnavailable, match="'supervisor-events' has no reading on the aws"):
-        PROBES["supervisor-events"].fn(ProbeEnv(ctx=FakeCtx("aws")), {"kind": "died"})  # type: ignore[arg-type]
+    with pytest.raises(ProbeUnavailable, match="'metric' has no reading on the aws"):
+        PROBES["metric"].fn(ProbeEnv(ctx=FakeCtx("aws")), {"name": "x", "url": "storefront"})  # type: ignore[arg-type]
 
 
 def test_a_local_context_never_marks_an_aws_fault_undone(tmp_path: Path) -> None:

@@ -188,3 +188,41 @@ def test_spec_parsing_defaults() -> None:
     spec = FaultSpec.from_json(json.dumps({"fault_id": "x", "fault": "service-error",
                                            "expires_at": 5}))
     assert (spec.rate, spec.status, spec.delay_ms, spec.match) == (1.0, 503, 0, None)
+
+
+def test_a_slow_refresh_does_not_hold_other_readers() -> None:
+    """While one thread re-reads SSM, the others answer from the snapshot they have (on the old
+    main every request of the replica queued behind that one SSM call, once a second)."""
+    import threading
+
+    first = {"Parameters": [{"Name": "/gameday/faults/service/storefront", "Value": json.dumps(
+        {"fault_id": "f-1", "fault": "service-error", "status": 503, "rate": 1.0,
+         "expires_at": time.time() + 60})}]}
+    in_load, release = threading.Event(), threading.Event()
+    calls = {"n": 0}
+
+    class SlowSSM:
+        def get_parameters_by_path(self, **_kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] > 1:  # every refresh after the first hangs until released
+                in_load.set()
+                release.wait(30)
+            return first
+
+    now = [0.0]
+    flags = FaultFlags(lambda: SlowSSM(), refresh_s=1.0, clock=lambda: now[0])
+    assert flags.active("service/storefront") is not None  # the first read is waited for
+    now[0] = 5.0  # the snapshot is stale: the next reader refreshes
+    refresher = threading.Thread(target=flags.active, args=("service/storefront",))
+    refresher.start()
+    assert in_load.wait(10)
+    answers: list[Any] = []
+    reader = threading.Thread(target=lambda: answers.append(flags.active("service/storefront")))
+    reader.start()
+    reader.join(10)
+    stuck = reader.is_alive()
+    release.set()
+    refresher.join(10)
+    assert not stuck, "a reader waited for another thread's SSM refresh"
+    assert answers and answers[0] is not None and answers[0].fault == "service-error"
+    assert calls["n"] == 2

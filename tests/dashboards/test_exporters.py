@@ -132,3 +132,15 @@ def test_prometheus_targets_from_a_state_file(tmp_path: Path) -> None:
                                        "saga.json"}
     assert json.loads((tmp_path / "payments.json").read_text())[0]["targets"] == [
         "127.0.0.1:2001"]
+
+
+def test_the_in_flight_panel_shows_every_status_the_exporter_counts() -> None:
+    from dashboards import grafana_build
+    from local_stack.saga_exporter import IN_FLIGHT
+
+    panels = json.dumps(grafana_build.saga())
+    expr = next(part for part in panels.split('"expr": ')
+                if part.startswith('"max by (status) (shop_saga_orders{status=~') and
+                "PENDING" in part.split("}")[0])
+    shown = set(expr.split('=~\\"')[1].split('\\"')[0].split("|"))
+    assert shown == set(IN_FLIGHT)  # AUTHORIZING was missing

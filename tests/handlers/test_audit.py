@@ -202,3 +202,19 @@ def test_the_audit_reads_as_a_batch_job() -> None:
     assert client.meta.config.read_timeout == AUDIT_READ_TIMEOUT_S > READ_TIMEOUT_S
     assert client.meta.config.retries["mode"] == "standard"
     assert client.meta.config.connect_timeout == 2.0
+
+
+def test_a_fresh_cancellation_gets_the_grace_period_for_its_rollback(shop: Shop) -> None:
+    """An order created long ago and cancelled just now still holds its authorisation until
+    the saga voids it: not a problem yet (it was reported at once: the grace counted from the
+    order's creation)."""
+    write_clean_state(shop)
+    now = int(time.time())
+    put(shop, shop.t.orders, order("X3", "fay", "CANCELLED", "SKU-B", 0, UpdatedAt=now,
+                                   CancelReason="CHECKOUT_TIMEOUT"))
+    put(shop, shop.t.payments, payment_row("X3", "X3", 0, "AUTHORIZED"))
+    report = audit(shop.settings, grace_s=60)
+    assert report.ok, report.render_text()
+    assert report.counts["cancellations_rolling_back"] == 1
+    later = audit(shop.settings, grace_s=60, now=now + 61)  # the rollback never came
+    assert [(p.check, p.subject_id) for p in later.problems] == [("cancelled_with_charge", "X3")]

@@ -64,3 +64,42 @@ def test_the_sweeper_cancels_only_checkouts_left_open(shop: Shop) -> None:
     assert shop.order("ord-open-new")["Status"] == "AUTHORIZING"
     assert shop.order("ord-accepted")["Status"] == "PENDING"
     assert manager.sweep(time.time()) == 0  # out of the index now
+
+
+def test_a_failed_redrive_comes_back_within_seconds_not_the_visibility_timeout(
+        shop: Shop) -> None:
+    """The mechanism behind settling after a payments outage (issue 12 item 4): a rollback that
+    still fails is retried after a short, doubling delay (2, 4, 8 ... 20 s) instead of the 30 s
+    receive visibility timeout, against moto's SQS (the message really comes back)."""
+    from reference_app.transaction_manager import REDRIVE_RETRY_MAX_S, handle_message
+
+    shop.add_product("SKU-1", 5)
+    order_id = shop.checkout("tm-2", {"SKU-1": 1})
+    shop.set_order(order_id, Status="CANCELLED", CancelReason="CHECKOUT_FAILED")
+    shop.tap(shop.t.orders).read()
+    [cancelled] = shop.tap(shop.t.orders).find("MODIFY", OrderId=order_id, Status="CANCELLED")
+    import json
+
+    queue = shop.sqs.create_queue(QueueName=f"{shop.settings.tables.prefix}on-failure")["QueueUrl"]
+    shop.sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(
+        _on_failure_message(shop, cancelled, "shop-payment")))
+    manager = TransactionManager(shop.settings)
+
+    def receive(wait_s: int) -> dict:
+        page = shop.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=wait_s,
+                                        VisibilityTimeout=30,
+                                        AttributeNames=["ApproximateReceiveCount"])
+        messages = page.get("Messages", [])
+        assert messages, "the failed message did not come back"
+        return messages[0]
+
+    shop.gate.down = True
+    assert not handle_message(manager, shop.sqs, queue, receive(1))
+    # back after its 2 s retry delay (received with a 30 s visibility timeout)
+    again = receive(10)
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+    shop.gate.down = False
+    assert handle_message(manager, shop.sqs, queue, again)
+    assert shop.payment_row(order_id)["Status"] == "VOIDED"
+    assert not shop.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
+    assert REDRIVE_RETRY_MAX_S < 30

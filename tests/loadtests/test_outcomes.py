@@ -105,3 +105,14 @@ def test_counters_merge_and_reset() -> None:
     assert b.total("shed.http_503") == 4
     b.reset()
     assert b.snapshot() == {}
+
+
+def test_outcome_unknown_is_counted_apart_from_shedding() -> None:
+    body = {"error": {"code": "outcome_unknown"}, "order_id": "ord-1"}
+    unknown = classify("POST", CHECKOUT, 503, {"Retry-After": "1"}, body)
+    assert unknown.verdict is Verdict.UNKNOWN and not unknown.counts_as_failure
+    assert unknown.code == "outcome_unknown"
+    shed = classify("POST", CHECKOUT, 503, {"Retry-After": "1"},
+                    {"error": {"code": "dependency_unavailable"}})
+    assert shed.verdict is Verdict.SHED  # the control: a real shed stays a shed
+    assert classify("POST", CHECKOUT, 503, {}, body).counts_as_failure  # no Retry-After

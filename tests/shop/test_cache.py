@@ -96,3 +96,30 @@ def test_undecodable_entry_is_reloaded(cache: Cache) -> None:
     load = Loader(7)
     assert cache.get_or_load("unit", "bad", load) == 7
     assert isinstance(cache.client, redis.Redis)
+
+
+def test_generational_hit_is_one_round_trip_and_a_racing_bump_wins(cache: Cache) -> None:
+    load = Loader(1)
+    cache.get_or_load("search", "a", load, generational=True)
+    calls: list[str] = []
+    real = cache.client.execute_command
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    cache.client.execute_command = counting  # type: ignore[method-assign]
+    try:
+        assert cache.get_or_load("search", "a", load, generational=True) == 1
+    finally:
+        del cache.client.execute_command
+    assert calls == ["MGET"] and load.calls == 1
+
+    def loader_raced_by_a_bump() -> int:  # an admin write lands while the value is loaded
+        cache.bump("search")
+        return 2
+
+    assert cache.bump("search")
+    assert cache.get_or_load("search", "a", loader_raced_by_a_bump, generational=True) == 2
+    # stored under the generation it was read under, which the bump replaced: not served
+    assert cache.get_or_load("search", "a", Loader(3), generational=True) == 3

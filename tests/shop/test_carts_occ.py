@@ -194,3 +194,31 @@ def test_backoff_is_jittered_and_capped() -> None:
     delays = [repo.backoff_s(attempt) for attempt in range(1, 20)]
     assert all(0 <= d <= BACKOFF_CAP_S for d in delays)
     assert len(set(delays)) > 1
+
+
+class LostAnswer(Meddler):
+    """The first cart update is applied, and then its answer is lost: the caller sees what
+    botocore's retry of it sees, ConditionalCheckFailed (the version moved: by our own write)."""
+
+    def update_item(self, **kwargs: Any) -> Any:
+        self.writes += 1
+        answer = self.inner.update_item(**kwargs)
+        if self.writes == 1:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException",
+                                         "Message": "The conditional request failed"}},
+                              "UpdateItem")
+        return answer
+
+
+def test_an_add_applied_whose_answer_was_lost_is_not_applied_twice(ddb: Any) -> None:
+    repo = _repo(ddb)
+    repo.add_item("c-lost", "SKU-1", 1)
+    result = _repo(LostAnswer(ddb)).add_item("c-lost", "SKU-1", 2)
+    assert result.cart.items == {"SKU-1": 3}  # 1 + 2, not 1 + 2 + 2
+    assert result.replayed
+    again = repo.add_item("c-lost", "SKU-2", 1, token="client-key")
+    retried = repo.add_item("c-lost", "SKU-2", 1, token="client-key")  # the client's retry
+    assert retried.replayed and retried.cart == again.cart
+    assert repo.get("c-lost").items == {"SKU-1": 3, "SKU-2": 1}

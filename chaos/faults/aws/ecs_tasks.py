@@ -112,9 +112,11 @@ class KillTask(AwsFault):
             raise InjectionFailed(f"no running task(s) {missing} of {physical}")
         before = desired_count(ctx, cluster, physical)
         lowered = before - len(entry.targets) if entry.params["mode"] == "hold" else before
+        # running_before: what a replacement is told apart from (chaos.probes.aws.ecs)
         return {"cluster": cluster, "service_name": physical, "desired_before": before,
                 "desired_during": max(0, lowered),
-                "task_arns": {t: tasks[t]["taskArn"] for t in entry.targets}}
+                "task_arns": {t: tasks[t]["taskArn"] for t in entry.targets},
+                "running_before": sorted(tasks)}
 
     def undo_calls(self, targets: list[str], params: dict[str, Any],
                    data: dict[str, Any]) -> list[UndoCall]:

@@ -1,5 +1,7 @@
 """CloudWatch metrics as AWS publishes them (GetMetricData): the newest datapoint of one metric,
-and the Lambda stream numbers the local stream runtime reports, read from AWS/Lambda.
+the Lambda stream numbers the local stream runtime reports, read from AWS/Lambda, and their
+sums since an earlier reading (`stream-delta`: errors, throttles, and the event source mapping
+metrics for records read, sent to OnFailure and dropped).
 
 AWS/Lambda metrics are 1-minute: the default period is 60 s and the window 5 minutes, so a
 value lags the shop by 1-2 minutes (docs/aws.md, "What differs from local")."""
@@ -42,9 +44,11 @@ def iterator_age_s(ctx: ChaosContext, function: str) -> float | None:
 
 def stream_numbers(ctx: ChaosContext, function: str) -> dict[str, Any]:
     """The `stream` probe's keys from AWS/Lambda: iterator_age_s, errors, throttles, records
-    (Invocations; AWS has no per-record count outside ESM metrics)."""
+    (Invocations; AWS has no per-record count outside ESM metrics), each the newest 1-minute
+    datapoint, and `at` (when it was read; `stream_delta` sums from there)."""
     dims = {"FunctionName": function}
-    return {"iterator_age_s": iterator_age_s(ctx, function),
+    return {"at": time.time(),  # when: `stream-delta` sums from here
+            "iterator_age_s": iterator_age_s(ctx, function),
             "errors": latest(ctx, LAMBDA, "Errors", dims, "Sum") or 0.0,
             "throttles": latest(ctx, LAMBDA, "Throttles", dims, "Sum") or 0.0,
             "records": latest(ctx, LAMBDA, "Invocations", dims, "Sum") or 0.0}
@@ -65,3 +69,60 @@ def breaker_state(ctx: ChaosContext, dependency: str) -> str | None:
     if value is None:
         return None
     return "open" if value >= 1 else "closed"
+
+
+# -- stream-delta: sums since an earlier `stream` reading --------------------------------------
+
+# the local stream runtime's record outcomes (stream-delta keys) as the event source mapping
+# metrics AWS/Lambda publishes per EventSourceMappingUUID when its MetricsConfig asks for
+# EventCount (every mapping of the template does)
+ESM_RECORDS = {"records_read": "PolledEventCount",
+               "records_on_failure": "OnFailureDestinationDeliveredEventCount",
+               "records_discarded": "DroppedEventCount"}
+FUNCTION_SUMS = {"errors": "Errors", "throttles": "Throttles", "records": "Invocations"}
+
+
+def sums_since(ctx: ChaosContext, start: float,
+               metrics: dict[str, tuple[str, dict[str, str]]]) -> dict[str, float]:
+    """{key: Sum of the AWS/Lambda metric (name, dimensions) from the minute of `start` to
+    now}: one GetMetricData with 60-second periods, every period added up. Minute resolution:
+    what was counted earlier in `start`'s own minute counts too."""
+    if not metrics:
+        return {}
+    now = time.time()
+    ids = {f"q{i}": key for i, key in enumerate(metrics)}
+    queries = [{"Id": qid, "ReturnData": True, "MetricStat": {
+        "Metric": {"Namespace": LAMBDA, "MetricName": metrics[key][0],
+                   "Dimensions": [{"Name": k, "Value": v} for k, v in metrics[key][1].items()]},
+        "Period": 60, "Stat": "Sum"}} for qid, key in ids.items()]
+    resp = ctx.client("cloudwatch").get_metric_data(
+        MetricDataQueries=queries, StartTime=datetime.fromtimestamp(start - start % 60, tz=UTC),
+        EndTime=datetime.fromtimestamp(now + 60, tz=UTC))
+    sums = {key: 0.0 for key in metrics}
+    for result in resp.get("MetricDataResults", []):
+        sums[ids[result["Id"]]] += float(sum(result.get("Values") or []))
+    return sums
+
+
+def stream_delta(ctx: ChaosContext, function: str, since: dict[str, Any]) -> dict[str, Any]:
+    """What the local `stream-delta` gives, from AWS/Lambda: the function's errors, throttles
+    and invocations (`records`) and its mappings' records read (Polled), sent to the OnFailure
+    destination and dropped, each summed since the `stream` reading `since` was taken (its
+    `at`), plus the newest iterator_age_s. ValueError when `since` is not an aws reading."""
+    from chaos.faults.lambda_lookup import mappings_of
+
+    start = since.get("at") if isinstance(since, dict) else None
+    if not isinstance(start, int | float):
+        raise ValueError("stream-delta on aws needs `since` from a `stream` probe on aws "
+                         "(its `at` says when it was read)")
+    uuids = [str(m["UUID"]) for m in mappings_of(ctx, function)]
+    metrics = {key: (name, {"FunctionName": function}) for key, name in FUNCTION_SUMS.items()}
+    metrics.update({f"{key}#{uuid}": (name, {"EventSourceMappingUUID": uuid})
+                    for key, name in ESM_RECORDS.items() for uuid in uuids})
+    sums = sums_since(ctx, float(start), metrics)
+    out: dict[str, Any] = {key: sums[key] for key in FUNCTION_SUMS}
+    for key in ESM_RECORDS:
+        out[key] = sum(v for k, v in sums.items() if k.split("#")[0] == key)
+    out["iterator_age_s"] = iterator_age_s(ctx, function)
+    out["since_s"] = round(time.time() - float(start), 3)
+    return out

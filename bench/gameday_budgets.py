@@ -4,9 +4,14 @@
 - the whole default game day (< 6 min) and `--quick` (< 2 min);
 - stream-jam detection (< 15 s after the fault starts);
 - the payments breaker open after the payments replicas die (< 2 s);
-- the breaker closed within its reset timeout + 2 s after the replicas return.
+- the breaker closed within its reset timeout + 2 s after the replicas return;
+
+all of them under the game day's paced Locust load (issue 11: `--rate`, default 60 req/s with
+1.5 checkouts/s), whose requested and achieved numbers (summary.json's `load_under`, defined in
+chaos.numbers) are printed beside them, with the machine's load average before each run.
 
     python bench/gameday_budgets.py [--runs-quick 1] [--runs-full 1] [--jam-runs 0] [--out DIR]
+                                    [--rate REQ_PER_S]
 
 Runs `gameday run --quick` and `gameday run` as subprocesses (random ports, private state
 dirs), reads each report's summary.json and prints every budget with its goal and what each
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,7 +39,9 @@ REPO = Path(__file__).resolve().parent.parent
 def run(label: str, out: Path, *args: str) -> dict[str, Any]:
     report = out / label
     argv = [sys.executable, "-m", "gameday", "run", "--report-dir", str(report), *args]
-    print(f"== {label}: {' '.join(argv[2:])}", flush=True)
+    load_avg = os.getloadavg()
+    print(f"== {label}: {' '.join(argv[2:])} (load average {load_avg[0]:.1f}, "
+          f"{load_avg[1]:.1f}, {load_avg[2]:.1f})", flush=True)
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
@@ -48,7 +56,21 @@ def run(label: str, out: Path, *args: str) -> dict[str, Any]:
         print(f"   FAILED {failed['name']}: {failed['why']}")
     summary["_wall_s"] = wall
     summary["_label"] = label
+    summary["_load_avg"] = load_avg
     return summary
+
+
+LOAD_ROWS = ("load_rate_requested", "load_rate", "load_checkout_rate_requested",
+             "load_checkout_rate", "load_users", "load_requests", "load_failures",
+             "load_failure_ratio")
+
+
+def load_rows(summaries: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """[(title, [value per run])] of the load each run ran under (chaos.numbers writes it)."""
+    from chaos.numbers import format_value, title
+
+    return [(title(key), [format_value(key, s.get("load_under", {}).get(key))
+                          for s in summaries]) for key in LOAD_ROWS]
 
 
 def budget_rows(summaries: list[dict[str, Any]]) -> list[tuple[str, Any, list[str]]]:
@@ -86,10 +108,14 @@ def main() -> None:
     parser.add_argument("--runs-full", type=int, default=1)
     parser.add_argument("--jam-runs", type=int, default=0)
     parser.add_argument("--seed", type=int, default=None, help="same seed for every run")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="gameday run --rate (default: the game day's own)")
     parser.add_argument("--out", type=Path, default=None, help="keep the reports here")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="gameday-budgets-"))
     seed = ["--seed", str(args.seed)] if args.seed is not None else []
+    if args.rate is not None:
+        seed += ["--rate", f"{args.rate:g}"]
     summaries = []
     for i in range(args.runs_quick):
         summaries.append(run(f"quick-{i + 1}", out, "--quick", *seed))
@@ -109,6 +135,12 @@ def main() -> None:
         print(f"{title[:56]:<57} {goal_text:<7} " + "  ".join(c.ljust(9) for c in cells))
     print(f"{'wall clock around the command':<57} {'':<7} "
           + "  ".join(f"{s['_wall_s']:.1f}".ljust(9) for s in summaries))
+    print(f"{'load average (1 min) before the run':<57} {'':<7} "
+          + "  ".join(f"{s['_load_avg'][0]:.1f}".ljust(9) for s in summaries))
+    print("\nthe Locust load it ran under".ljust(58) + " " * 8 + "  ".join(
+        s["_label"].ljust(9) for s in summaries))
+    for title, values in load_rows(summaries):
+        print(f"{title[:56]:<57} {'':<7} " + "  ".join(v.ljust(9) for v in values))
     if jam:
         print(f"\nstream-jam detection over {len(jam)} run(s): min {min(jam):.1f} s, median "
               f"{statistics.median(jam):.1f} s, max {max(jam):.1f} s")

@@ -9,7 +9,8 @@ function, a service) share the definition of `name`, `{what}` filled in.
 
 Units: `epoch` (written relative to the run's start, with the clock time), `s`, `ratio` (a
 fraction of requests, written as a percentage), `budget` (a fraction of the error budget,
-written as a percentage), `count`, `state` (a value as it is).
+written as a percentage), `count`, `state` (a value as it is), a rate (`req/s`,
+`checkouts/s`: written with one decimal and the unit).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ _DEFS = [
               "the stream consumer"),
     NumberDef("backlog_drained_s", "{what} backlog drained", "s",
               "recovery: from the fault's end until the IteratorAge of {what} stays at or "
-              "below its threshold (5 s)", "never", "the stream consumer"),
+              "below its threshold (5 s): to the end of the run, or for the verdict's `hold` "
+              "(the experiment's YAML)", "never", "the stream consumer"),
     NumberDef("replacement_s", "{what} replaced", "s",
               "recovery: the slowest death-to-healthy replacement of a replica of {what} "
               "(supervisor events)", "never", "the service"),
@@ -118,6 +120,34 @@ _DEFS = [
               "failed requests against those allowed (ratio × requests): 100 % is the whole "
               "budget, more fails the experiment's error-budget verdict"),
     NumberDef("probe", "probe output", "state", "the last output of a named probe step"),
+    # the load a game day ran under: its Locust users (loadtests.pacing paces them), the whole
+    # load from Locust's first to its last request; each experiment's own probe load is above
+    NumberDef("load_users", "Locust users", "count",
+              "Locust users the game day ran, buyers included"),
+    NumberDef("load_buyers", "buyers", "count",
+              "of those, buyers: one purchase (a checkout) per purchase slot"),
+    NumberDef("load_rate_requested", "requested", "req/s",
+              "requests per second the game day asked for (`--rate`): every Locust request "
+              "waits for a slot of that rate, so no more can start"),
+    NumberDef("load_rate", "achieved", "req/s",
+              "Locust's requests (any answer) divided by the load's span, its first to its "
+              "last request"),
+    NumberDef("load_checkout_rate_requested", "checkouts requested", "checkouts/s",
+              "purchases per second the buyers were paced to (`--rate` / 40)"),
+    NumberDef("load_checkout_rate", "checkouts", "checkouts/s",
+              "Locust's checkouts (POST /v1/carts/{cart_id}/checkout, any answer; the buyers' "
+              "and the shoppers') divided by the same span"),
+    NumberDef("load_requests", "Locust requests", "count", "requests Locust sent, any answer"),
+    NumberDef("load_checkouts", "Locust checkouts", "count",
+              "checkouts Locust sent, any answer"),
+    NumberDef("load_failures", "Locust failures", "count",
+              "Locust requests counted as failed (loadtests.outcomes: no answer, a 5xx other "
+              "than a clean 503 with Retry-After, an unexpected 4xx)"),
+    NumberDef("load_failure_ratio", "Locust failure ratio", "ratio",
+              "Locust failures / Locust requests"),
+    NumberDef("load_rate_during", "Locust during the experiment", "req/s",
+              "the game day's Locust requests from the experiment's start to its end, per "
+              "second (context: its error budget judges its own probe load)"),
 ]
 NUMBERS: dict[str, NumberDef] = {d.key: d for d in _DEFS}
 
@@ -186,6 +216,8 @@ def format_value(key: str, value: Any, t0: float | None = None) -> str:
         return seconds(float(value))
     if unit in ("ratio", "budget"):
         return percent(float(value))
+    if unit.endswith("/s"):
+        return f"{float(value):.1f} {unit}"
     if unit == "count" and float(value).is_integer():
         return str(int(value))
     return f"{value:.4g}"

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaos.durations import parse_duration
 from chaos.load.records import (
     RequestRecord,
     failed_request,
@@ -273,6 +274,11 @@ def _time_to_alarm_ok(obs: Observations, p: dict[str, Any]) -> float | None:
 
 def _records(obs: Observations, p: dict[str, Any], scope: str = "fault"
              ) -> list[RequestRecord] | None:
+    """The probe load's requests (named `name`, if given) that started in the window
+    `p["window"]` (default `scope`): `run`; `fault` (the fault window); `after` (from the
+    fault's end); `breaker-open` (from the first sample of the breaker of `p["dependency"]`
+    open after the fault started to the fault's end: what a working breaker answers, not the
+    requests already on their way before it opened — none when it never opened)."""
     if obs.records is None:
         return None
     scope = p.get("window", scope)
@@ -281,6 +287,14 @@ def _records(obs: Observations, p: dict[str, Any], scope: str = "fault"
         start, end = obs.run_start, obs.run_end
     elif scope == "after":
         start, end = window[1], obs.run_end
+    elif scope == "breaker-open":
+        if not p.get("dependency"):
+            raise ValueError("window breaker-open needs params.dependency (the breaker)")
+        opened = _first(obs.series.get(f"breaker:{p['dependency']}", []), window[0],
+                        lambda v: v == "open")
+        if opened is None:
+            return []
+        start, end = opened, window[1]
     else:
         start, end = window
     return in_window(obs.records, start, end, p.get("name"))
@@ -407,15 +421,39 @@ def _iterator_age_max(obs: Observations, p: dict[str, Any]) -> float | None:
     return _round(max(points)) if points else None
 
 
+def _held_at(points: list[tuple[float, Any]], after: float, pred: Callable[[Any], bool],
+             hold_s: float) -> float | None:
+    """The first time ≥ after from which every sample for `hold_s` seconds satisfies pred
+    (a stretch cut short by the end of the samples counts when it reaches the end)."""
+    later = [(t, v) for t, v in points if t >= after]
+    start: float | None = None
+    for t, v in later:
+        if not pred(v):
+            start = None
+            continue
+        if start is None:
+            start = t
+        if t - start >= hold_s:
+            return start
+    return start
+
+
 @metric("backlog_drained_s")
 def _backlog_drained(obs: Observations, p: dict[str, Any]) -> float | None:
-    """From fault end until IteratorAge stays at or below `threshold` seconds (default 5)."""
+    """From fault end until IteratorAge stays at or below `threshold` seconds (default 5):
+    for good (to the end of the run), or, with `hold`, for that many seconds. A shard is read
+    in order, so once the age has stayed low for a while every record from before the fault's
+    end is done: a later rise is new slowness under load, not the fault's backlog."""
     window = _window(obs, p)
     if window is None:
         return None
     threshold = float(p.get("threshold", 5))
     points = obs.series.get(f"iterator_age:{p['function']}", [])
-    t = _settled_at(points, window[0], lambda v: v is not None and v <= threshold)
+    drained = lambda v: v is not None and v <= threshold  # noqa: E731
+    if p.get("hold") is not None:
+        t = _held_at(points, window[0], drained, parse_duration(p["hold"]))
+    else:
+        t = _settled_at(points, window[0], drained)
     return _round(None if t is None else max(0.0, t - window[1]))
 
 

@@ -6,6 +6,7 @@ one-line usage error that names the value and the bound (exit 2), never a traceb
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -39,6 +40,22 @@ def number(minimum: float, *, strict: bool = False,
             raise argparse.ArgumentTypeError(
                 f"{value:g} is negative" if (minimum == 0 and not strict)
                 else f"{value:g} must be {bound}")
+        return value
+
+    return convert
+
+
+def rate(maximum: float, what: str = "requests per second") -> Callable[[str], float]:
+    """A finite float > 0 and <= maximum (`inf`, `nan`, 0 and negatives are refused)."""
+
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}") from exc
+        if not math.isfinite(value) or value <= 0 or value > maximum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: need a number of {what} > 0 and <= {maximum:g}")
         return value
 
     return convert

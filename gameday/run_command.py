@@ -2,11 +2,13 @@
 
 Starts the shop on random loopback ports (a private state dir, so it never collides with a
 `gameday up`), warms it up, runs the default experiments (chaos/experiments/*.yaml) one after
-another under Locust load from the shipped journeys, tears everything down and writes one
-report directory (default reports/gameday-<timestamp>/: index.html, summary.json, junit.xml).
+another under Locust load from the shipped journeys, paced to --rate requests per second
+(default 60, a fortieth of them checkouts), tears everything down and writes one report
+directory (default reports/gameday-<timestamp>/: index.html, summary.json, junit.xml).
 
-    gameday run                                  # every experiment, ~3-4 minutes
+    gameday run                                  # every experiment, ~5 minutes
     gameday run --quick                          # two short ones, under 2 minutes
+    gameday run --quick --rate 120               # the same under twice the load
     gameday run --experiments payments-breaker,poison-record --seed 1234
     gameday run --no-breaker                     # negative control: must FAIL
     gameday run --keep                           # leave the stack and a Locust web UI up
@@ -28,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gameday import IMPORTED_AT
-from gameday.arg_types import whole_number
+from gameday.arg_types import rate, whole_number
+from loadtests.pacing import GAME_DAY_RATE, MAX_RATE, LoadMix
 from local_stack.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -37,8 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gameday.run")
 
 EXIT_USAGE = ExitCode.USAGE
-DEFAULT_USERS = 4
-QUICK_USERS = 2
+DEFAULT_RATE = GAME_DAY_RATE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="a short game day (payments-breaker and storefront-replica-killed, "
-                        f"{QUICK_USERS} Locust users): under 2 minutes")
+                        "the same load): under 2 minutes")
     p.add_argument("--experiments", action="append", default=[], metavar="NAME[,NAME]",
                    help="run these experiments (file stems of chaos/experiments/*.yaml), in "
                         "this order; see --list")
@@ -62,9 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-breaker", action="store_true",
                    help="sabotage: start the stack with the circuit breakers off (a negative "
                         "control: the payments-breaker hypothesis must fail)")
+    p.add_argument("--rate", type=rate(MAX_RATE), default=DEFAULT_RATE, metavar="REQ_PER_S",
+                   help="the Locust load's requests per second, the whole day (default "
+                        f"{DEFAULT_RATE:g}); a fortieth of them are checkouts by buyers "
+                        "(loadtests.pacing)")
     p.add_argument("--users", type=whole_number(1), default=None,
-                   help=f"Locust users during the game day (default {DEFAULT_USERS}, "
-                        f"--quick {QUICK_USERS})")
+                   help="Locust users carrying that rate, buyers included (default: enough "
+                        "for it, e.g. 19 at 60 req/s)")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="the stack's state dir (default: a private temporary directory, "
                         "removed at the end)")
@@ -97,6 +103,8 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         parts.append("--experiments " + ",".join(args.experiments))
     if args.no_breaker:
         parts.append("--no-breaker")
+    if args.rate != DEFAULT_RATE:
+        parts.append(f"--rate {args.rate:g}")
     if args.users is not None:
         parts.append(f"--users {args.users}")
     return " ".join(parts)
@@ -136,6 +144,10 @@ def validate(args: argparse.Namespace) -> tuple[list[tuple[str, Path]], str] | s
             problems += [str(e) for e in exc.errors]
     if problems:
         return "invalid experiment file(s):\n  " + "\n  ".join(problems)
+    try:
+        LoadMix.plan(args.rate, users=args.users)
+    except ValueError as exc:
+        return f"--rate {args.rate:g} with --users {args.users}: {exc}"
     mode = "custom" if names else ("quick" if args.quick else "full")
     return chosen, mode
 
@@ -197,9 +209,9 @@ def _run_aws(args: argparse.Namespace, experiments: list[tuple[str, Path]], mode
 
         report_dir = (args.report_dir or default_report_dir()).resolve()
         report_dir.mkdir(parents=True, exist_ok=True)
-        users = args.users or (QUICK_USERS if args.quick else DEFAULT_USERS)
         options = GameDayOptions(
-            experiments=experiments, seed=seed, report_dir=report_dir, mode=mode, users=users,
+            experiments=experiments, seed=seed, report_dir=report_dir, mode=mode,
+            mix=LoadMix.plan(args.rate, users=args.users),
             replay=replay_command(args, seed) + f" --target aws --stack {args.stack}",
             started_at=started_at)
         display = ProgressDisplay(sys.stdout)
@@ -258,10 +270,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gameday.run.terminal import summary_lines
 
     seed = args.seed if args.seed is not None else new_seed()
-    users = args.users or (QUICK_USERS if args.quick else DEFAULT_USERS)
+    mix = LoadMix.plan(args.rate, users=args.users)
     options = GameDayOptions(
         experiments=experiments, seed=seed, report_dir=report_dir, mode=mode,
-        state_dir=args.state_dir.resolve() if args.state_dir else None, users=users,
+        state_dir=args.state_dir.resolve() if args.state_dir else None, mix=mix,
         products=60 if args.quick else 120, keep=args.keep, no_breaker=args.no_breaker,
         replay=replay_command(args, seed), started_at=started_at, web_port=args.web_port)
     display = ProgressDisplay(sys.stdout)

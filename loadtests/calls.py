@@ -2,7 +2,8 @@
 
 Every request goes through `call()`: catch_response, the verdict (OK / CONFLICT / SHED / STALE /
 FAIL) decides success or failure in Locust's statistics, conflicts fire the `cart_conflict`
-event, shed requests honour Retry-After (capped by --max-retry-after).
+event, shed requests honour Retry-After (capped by --max-retry-after). In a paced run
+(`--rate`, loadtests.pacing) each request first waits for its slot.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 from loadtests.counters import conflict_hook, counters_for
 from loadtests.outcomes import Classification, Verdict, classify, header
+from loadtests.pacing import pacers_for
 
 log = logging.getLogger("loadtests.calls")
 
@@ -76,6 +78,9 @@ def call(user: Any, method: str, route: str, path: str, *, json: Any = None,
     if auth and user.token:
         headers["Authorization"] = f"Bearer {user.token}"
     kwargs: dict[str, Any] = {"name": route, "catch_response": True, "headers": headers}
+    pacer = pacers_for(user.environment).requests
+    if pacer is not None:
+        pacer.wait()  # a paced run (--rate): the next request slot, before the clock starts
     if json is not None:
         kwargs["json"] = json
     with user.client.request(method, path, **kwargs) as response:

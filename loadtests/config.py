@@ -8,6 +8,7 @@ options themselves.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def _rate(text: str) -> float:
+    """argparse type: requests per second, finite, > 0 and at most pacing.MAX_RATE."""
+    from loadtests.pacing import MAX_RATE
+
+    value = _non_negative_float(text)
+    if value == 0 or value > MAX_RATE:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 < REQ_PER_S <= {MAX_RATE:g}")
+    return value
+
+
 def add_arguments(parser: Any) -> None:
     """Register every custom argument (listener of events.init_command_line_parser)."""
     data = parser.add_argument_group("gameday: test data and journeys")
@@ -92,6 +113,19 @@ def add_arguments(parser: Any) -> None:
                       help="cap in seconds on honouring a 503's Retry-After (default 2)")
     data.add_argument("--shed-is-failure", action="store_true", default=False,
                       help="count 503 + Retry-After (open breaker) as failures, not as shed")
+
+    paced = parser.add_argument_group("gameday: paced load (loadtests.pacing)")
+    paced.add_argument("--rate", type=_rate, default=None, metavar="REQ_PER_S",
+                       help="send at most this many requests per second in all, evenly "
+                            "spread (every request waits for a slot); adds buyers checking "
+                            "out at --checkout-rate (default: no pacing)")
+    paced.add_argument("--checkout-rate", type=_non_negative_float, default=None,
+                       metavar="PER_S",
+                       help="with --rate: purchases (each one checkout) started per second "
+                            "by the buyers (default: --rate / 40)")
+    paced.add_argument("--buyers", type=_non_negative_int, default=None,
+                       help="with --rate: buyer users among -u (default: enough for the "
+                            "checkout rate, loadtests.pacing.LoadMix)")
 
     target = parser.add_argument_group("gameday: target")
     target.add_argument("--state-dir", type=str, default=None,
@@ -148,6 +182,9 @@ class RunConfig:
     order_poll_interval: float = 0.5
     max_retry_after: float = 2.0
     shed_is_failure: bool = False
+    rate: float | None = None
+    checkout_rate: float | None = None
+    buyers: int | None = None
     state_dir: Path | None = None
     allow_remote: bool = False
     json_summary: Path | None = None

@@ -4,7 +4,8 @@
 
 * init_command_line_parser -> loadtests.config.add_arguments;
 * init -> run config, host (state file unless --host; loopback only unless --allow-remote),
-  the --shape, the fixed number of contention users, counters, the worker/master tallies of a
+  the --shape, the pacers and buyers of a paced run (--rate), the fixed number of contention
+  users, counters, the worker/master tallies of a
   distributed run, the web UI tab;
 * test_start -> fresh user indexes/shared shoppers, host check again (the web UI can change
   it), catalog size from the shop when --catalog-size is 0;
@@ -35,7 +36,9 @@ from loadtests.data import DEFAULT_CATALOG_SIZE
 from loadtests.gates import GateParseError, apply_verdict, evaluate, gates_from_options
 from loadtests.hosts import HostError, check_host, host_from_state
 from loadtests.journeys.base import reset_user_indexes
+from loadtests.journeys.buyer import BuyerUser
 from loadtests.journeys.cart_contention import CartContentionUser, reset_shared_shoppers
+from loadtests.pacing import LoadMix, Pacers, RatePacer, install_pacers, pacers_for
 from loadtests.shapes import CapacityShape, GamedayShape, build_shape
 from loadtests.status import GamedayStatus
 from loadtests.summary import build_summary, write_summary
@@ -90,6 +93,12 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
             log.info("capacity: no per-step gate given; each step is judged on %s",
                      ", ".join(f"{g.label} <= {g.limit:g}" for g in shape.search.gates))
 
+    if config.rate is not None:
+        try:
+            install_paced_mix(environment, config)
+        except ValueError as exc:
+            raise _setup_error(f"--rate: {exc}") from None
+
     if config.contention_users is not None:
         for user_class in environment.user_classes:
             if issubclass(user_class, CartContentionUser):
@@ -101,6 +110,28 @@ def on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any
         status = GamedayStatus(config.state_dir,
                                counters=lambda: counters_for(environment).snapshot())
         install_web_ui(web_ui, status)
+
+
+def install_paced_mix(environment: Any, config: RunConfig) -> LoadMix:
+    """A paced run: the request and purchase pacers, and the buyers as a fixed count (added
+    to the user classes: BuyerUser has no weight in the classic mix)."""
+    users = getattr(environment.parsed_options, "num_users", None)
+    assert config.rate is not None
+    mix = LoadMix.plan(config.rate, config.checkout_rate, users=users)
+    if config.buyers is not None:
+        if users is not None and config.buyers >= users:
+            raise ValueError(f"--buyers {config.buyers} leaves no other user of the {users}")
+        mix = dataclasses.replace(mix, buyers=config.buyers)
+    install_pacers(environment, Pacers(
+        requests=RatePacer(mix.rate),
+        purchases=RatePacer(mix.checkout_rate) if mix.checkout_rate > 0 else None, mix=mix))
+    if mix.buyers and mix.checkout_rate > 0:
+        if BuyerUser not in environment.user_classes:
+            environment.user_classes.append(BuyerUser)
+        BuyerUser.fixed_count = mix.buyers
+    log.info("paced run: %g req/s, %g checkouts/s; %s users, %d of them buyers", mix.rate,
+             mix.checkout_rate, users if users is not None else "?", mix.buyers)
+    return mix
 
 
 def on_test_start(environment: Any, **_kw: Any) -> None:
@@ -155,7 +186,8 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
             gate_results=results, counters=counters_for(environment),
             exit_code=environment.process_exit_code,
             users=getattr(environment.parsed_options, "num_users", None),
-            workers=distributed.worker_totals(environment))
+            workers=distributed.worker_totals(environment),
+            pacing=mix.describe() if (mix := pacers_for(environment).mix) else None)
         path = write_summary(config.json_summary, summary)
         log.info("JSON summary written to %s", path)
 

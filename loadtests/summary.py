@@ -12,7 +12,9 @@ Layout:
      "exit_code": the exit code the gates decided, or null (Locust's own rule),
      "workers": on a distributed master, what each worker reported
                 [{"worker_index", "client_id", "requests", "failures", "final_report"}],
-                else null}
+                else null,
+     "pacing": a paced run's request (--rate): {"rate", "checkout_rate", "users", "buyers"}
+               (loadtests.pacing.LoadMix), else null}
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def build_summary(stats: RequestStats, *, seed: int, host: str | None,
                   shape: dict[str, Any] | None, gate_results: list[GateResult],
                   counters: Counters, exit_code: int | None,
                   users: int | None = None,
-                  workers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  workers: list[dict[str, Any]] | None = None,
+                  pacing: dict[str, Any] | None = None) -> dict[str, Any]:
     routes = sorted(stats.entries.values(), key=lambda e: (e.name, e.method or ""))
     last = stats.last_request_timestamp or stats.start_time
     return {
@@ -77,6 +80,7 @@ def build_summary(stats: RequestStats, *, seed: int, host: str | None,
                    for e in sorted(stats.errors.values(), key=lambda e: -e.occurrences)],
         "exit_code": exit_code,
         "workers": workers,
+        "pacing": pacing,
     }
 
 

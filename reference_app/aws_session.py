@@ -46,12 +46,14 @@ def _session_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def plain_client(service: str, settings: Settings) -> Any:
-    """A boto3 low-level client for `service`, without any hook."""
+def plain_client(service: str, settings: Settings, read_timeout_s: float | None = None) -> Any:
+    """A boto3 low-level client for `service`, without any hook (`read_timeout_s`: a longer
+    read timeout, for a batch reader such as the audit's whole-table scans)."""
     session = boto3.session.Session(**_session_kwargs(settings))
-    return session.client(
-        service, endpoint_url=settings.aws_endpoint_url, config=botocore_config(settings)
-    )
+    config = botocore_config(settings)
+    if read_timeout_s is not None:
+        config = config.merge(Config(read_timeout=read_timeout_s))
+    return session.client(service, endpoint_url=settings.aws_endpoint_url, config=config)
 
 
 def resource(service: str, settings: Settings) -> Any:

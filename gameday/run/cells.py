@@ -3,7 +3,7 @@ report and the SVG picture, so the three always say the same thing."""
 
 from __future__ import annotations
 
-from chaos.numbers import NUMBERS, definition, percent
+from chaos.numbers import NUMBERS, definition, format_value, percent
 from gameday.run.headline import DETECTION_KEYS, RECOVERY_KEYS
 from gameday.run.results import (
     NOT_RUN,
@@ -76,12 +76,37 @@ def is_bad(exp: ExperimentSummary, column: str) -> bool:
 
 
 def load_under(result: GameDayResult) -> str:
-    """'4 Locust users, 12.3 req/s' — the load the game day ran under."""
+    """'60.0 req/s requested, 55.2 req/s achieved; 2.0 checkouts/s requested, 1.9
+    checkouts/s achieved; 42 Locust users (12 buyers); 0.4 % failed (61 of 15012)' — the
+    load the game day ran under, each number written as chaos.numbers defines it."""
     load = result.load_under
-    users = f"{load['users']} Locust users" if load.get("users") else "Locust users: ?"
-    rps = load.get("rps")
-    return users + (f", {rps:.1f} req/s" if isinstance(rps, int | float) else
-                    " (no Locust report)")
+
+    def pair(requested_key: str, achieved_key: str) -> str:
+        requested, achieved = load.get(requested_key), load.get(achieved_key)
+        got = "no Locust report" if achieved is None else \
+            f"{format_value(achieved_key, achieved)} achieved"
+        if requested is None:
+            return got
+        return f"{format_value(requested_key, requested)} requested, {got}"
+
+    parts = [pair("load_rate_requested", "load_rate")]
+    if load.get("load_checkout_rate_requested") is not None \
+            or load.get("load_checkout_rate") is not None:
+        parts.append(pair("load_checkout_rate_requested", "load_checkout_rate"))
+    users = load.get("load_users")
+    buyers = f" ({load['load_buyers']} buyers)" if load.get("load_buyers") else ""
+    parts.append(f"{users} Locust users{buyers}" if users else "Locust users: ?")
+    if load.get("load_requests") is not None:
+        parts.append(f"{format_value('load_failure_ratio', load.get('load_failure_ratio') or 0)}"
+                     f" failed ({load.get('load_failures') or 0} of {load['load_requests']})")
+    return "; ".join(parts)
+
+
+def load_rows() -> list[str]:
+    """The `load_*` numbers in the order the report lists them."""
+    return ["load_rate_requested", "load_rate", "load_checkout_rate_requested",
+            "load_checkout_rate", "load_users", "load_buyers", "load_requests",
+            "load_checkouts", "load_failures", "load_failure_ratio"]
 
 
 def legend() -> list[tuple[str, str]]:

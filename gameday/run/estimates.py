@@ -11,15 +11,16 @@ from typing import Any
 
 from chaos.durations import parse_duration
 
-# seconds, typical on a shared 2-core machine (bench/gameday_budgets.py)
+# seconds, typical on a shared 2-core machine under the game day's 60 req/s
+# (bench/gameday_budgets.py)
 PHASES_S = {"stack": 18.0, "warm-up": 6.0, "teardown": 10.0}
 EXPERIMENTS_S = {
-    "inventory-lambda-errors": 45.0,
-    "inventory-throttled": 40.0,
-    "payments-breaker": 30.0,
-    "poison-record": 65.0,  # waits for the per-minute stuck-correlation-ID alarm
-    "storefront-replica-killed": 12.0,
-    "stream-consumer-down": 75.0,  # 30 s down, then the backlog drains
+    "inventory-lambda-errors": 55.0,
+    "inventory-throttled": 55.0,
+    "payments-breaker": 32.0,
+    "poison-record": 66.0,  # waits for the per-minute stuck-correlation-ID alarm
+    "storefront-replica-killed": 15.0,
+    "stream-consumer-down": 62.0,  # 30 s down, then the backlog drains
 }
 MIN_FACTOR, MAX_FACTOR = 0.75, 2.0
 

@@ -115,4 +115,6 @@ def attach_locust(experiments: list[Any], history: list[tuple[float, int, int]])
         if exp.started_at is None or exp.ended_at is None:
             continue
         requests, failures = locust_window(history, exp.started_at, exp.ended_at)
-        exp.locust = {"requests": requests, "failures": failures}
+        span = exp.ended_at - exp.started_at
+        exp.locust = {"requests": requests, "failures": failures,
+                      "rps": round(requests / span, 2) if span > 0 else None}

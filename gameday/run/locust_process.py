@@ -18,19 +18,26 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.locust_free import locust_env, locustfile_path
+from loadtests.pacing import LoadMix
 from local_stack.supervisor import die_with_parent
 
 log = logging.getLogger("gameday.run.locust")
 
+# between two actions of one user; short, as the request slots space the requests
+THINK_TIME = "0:0.1"
 
-def locust_argv(host: str, users: int, seed: int, state_dir: Path, out_dir: Path | None,
+
+def locust_argv(host: str, mix: LoadMix, seed: int, state_dir: Path, out_dir: Path | None,
                 web_port: int | None = None, run_time_s: int | None = None,
                 allow_remote: bool = False) -> list[str]:
-    """The Locust command line: headless into `out_dir`, or the web UI on `web_port`;
+    """The Locust command line: headless into `out_dir`, or the web UI on `web_port`; paced
+    to the mix's rates with its users (the pacer, not the think time, spaces the requests);
     `allow_remote` for a host outside loopback (the aws target's ALB, in an allowed account)."""
     argv = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--host", host,
-            "-u", str(users), "-r", str(users), "--seed", str(seed),
-            "--state-dir", str(state_dir)]
+            "-u", str(mix.users), "-r", str(mix.users), "--seed", str(seed),
+            "--state-dir", str(state_dir), "--rate", f"{mix.rate:g}",
+            "--checkout-rate", f"{mix.checkout_rate:g}", "--buyers", str(mix.buyers),
+            "--think-time", THINK_TIME]
     if allow_remote:
         argv.append("--allow-remote")
     if web_port is not None:
@@ -110,4 +117,5 @@ def summarize(out_dir: Path) -> dict[str, Any]:
     info["conflicts"] = data.get("conflicts")
     info["users"] = data.get("users")
     info["duration_s"] = data.get("duration_s")
+    info["pacing"] = data.get("pacing")
     return info

@@ -1,7 +1,7 @@
 """The game day, phase by phase:
 
 1. stack     `gameday up` on random free ports in a private state dir (stack_process)
-2. warm-up   first request served, Locust users started, one order through the saga (warmup)
+2. warm-up   first request served, one order through the saga (warmup), Locust users started
 3. experiments, one after another, each through chaos.runner with its own probe load, under
              the Locust users (experiment_phase)
 4. teardown  Locust stopped (it writes its reports), every fault undone, the stack stopped, and
@@ -36,6 +36,7 @@ from gameday.run.selection import derived_seed
 from gameday.run.stack_process import StackFailed, StackProcess
 from gameday.run.teardown import active_faults, leftovers, undo_faults
 from gameday.run.warmup import WarmupFailed, breaker_settings, first_request, smoke_order
+from loadtests.pacing import GAME_DAY_RATE, LoadMix
 from local_stack.ports import free_port
 
 log = logging.getLogger("gameday.run")
@@ -50,7 +51,7 @@ class GameDayOptions:
     report_dir: Path
     mode: str = "full"  # full | quick | custom
     state_dir: Path | None = None  # None: a private temporary directory
-    users: int = 4
+    mix: LoadMix = field(default_factory=lambda: LoadMix.plan(GAME_DAY_RATE))  # Locust's load
     products: int = 120
     keep: bool = False
     no_breaker: bool = False
@@ -89,7 +90,8 @@ class GameDay:
             started_at=options.started_at, seed=options.seed,
             options={"mode": options.mode, "quick": options.mode == "quick",
                      "experiments": [n for n, _ in options.experiments],
-                     "users": options.users, "products": options.products,
+                     "users": options.mix.users, "rate": options.mix.rate,
+                     "products": options.products,
                      "no_breaker": options.no_breaker, "keep": options.keep,
                      "replay": options.replay, "report_dir": str(options.report_dir)},
             experiments=[ExperimentSummary(name=n, title=n, outcome=NOT_RUN,
@@ -176,34 +178,39 @@ class GameDay:
     def _warmup_phase(self) -> None:
         assert self.stack is not None
         self.estimate.start("warm-up", time.monotonic())
-        self.display.set_phase("warming up", lambda: "Locust users starting, one order "
-                                                     "through the saga")
+        self.display.set_phase("warming up", lambda: "one order through the saga, then the "
+                                                     "Locust users")
         state = self.stack.state
         storefront = state["urls"]["storefront"]
-        self._start_locust(storefront)
+        # the smoke order first, on the quiet shop: it says whether the shop works at all;
+        # whether it works under load is what the experiments are for
         order = smoke_order(storefront, stop=self.stop)
         self._check_stop()
+        self._start_locust(storefront)
         self.result.warmup = order
         self.breakers = breaker_settings(storefront, state["tokens"]["admin"])
         self.result.stack["breakers"] = self.breakers
+        mix = self.options.mix
         if self.locust is not None and not self.locust.running():
             note = f"Locust exited early (code {self.locust.proc.returncode}); see load/locust.log"
             self.result.load["note"] = note
             log.warning("%s:\n%s", note, self.locust.log_tail())
         self.estimate.finish("warm-up", time.monotonic())
         self.display.println(f"ok  warm-up: order {order['order_id']} {order['status']} in "
-                             f"{order['seconds']:.1f} s; {self.options.users} Locust users on "
-                             "the shipped journeys")
+                             f"{order['seconds']:.1f} s; Locust at {mix.rate:g} req/s "
+                             f"({mix.checkout_rate:g} checkouts/s), {mix.users} users on the "
+                             "shipped journeys")
 
     def _start_locust(self, storefront: str) -> None:
         out = self.report_dir / "load"
         safety = int(3 * self.estimate.total() + 300)
-        argv = locust_argv(storefront, self.options.users,
+        argv = locust_argv(storefront, self.options.mix,
                            derived_seed(self.options.seed, "locust"), self.state_dir, out,
                            run_time_s=safety, allow_remote=self.remote_load)
         self.locust = LocustProcess(argv, out / "locust.log")
         self.locust.start()
-        self.result.load["users_requested"] = self.options.users
+        self.result.load["users_requested"] = self.options.mix.users
+        self.result.load["requested"] = self.options.mix.describe()
         self.result.load["command"] = " ".join(["locust", *argv[3:]])
 
     def _experiments_phase(self) -> None:
@@ -331,7 +338,7 @@ class GameDay:
         storefront = self.stack.state["urls"]["storefront"]
         port = self.options.web_port or free_port()
         self.options.web_port = port
-        argv = locust_argv(storefront, self.options.users,
+        argv = locust_argv(storefront, self.options.mix,
                            derived_seed(self.options.seed, "locust"), self.state_dir, None,
                            web_port=port)
         self.web_ui = LocustProcess(argv, self.report_dir / "load" / "locust-web.log")

@@ -120,9 +120,11 @@ def summary_picture(result: GameDayResult, timeline: str | None,
             f'Game day: <tspan fill="{color}">{escape(outcome.upper())}</tspan></text>',
             f'<text x="10" y="44" font-size="12" fill="{MUTED}">'
             f'{len(result.experiments)} experiments · {escape(str(mode))} · seed {result.seed}'
-            f' · {result.duration_s or 0:.0f} s · {escape(cells.load_under(result))} · '
-            f'{len(result.failed)} failed · replay: gameday run --seed {result.seed}</text>']
-    y = 56
+            f' · {result.duration_s or 0:.0f} s · '
+            f'{len(result.failed)} failed · replay: gameday run --seed {result.seed}</text>',
+            f'<text x="10" y="60" font-size="12" fill="{MUTED}">under load: '
+            f'{escape(cells.load_under(result))}</text>']
+    y = 72
     body: list[str] = []
     table, table_h = _table(result)
     body.append(f'<g transform="translate(0,{y})">{"".join(table)}</g>')

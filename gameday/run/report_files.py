@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from chaos.numbers import seconds
+from chaos.numbers import format_value, seconds
 from gameday.run import cells, headline, plots, report_html
 from gameday.run.results import NOT_RUN, GameDayResult
 from local_stack.state import write_json_atomic
@@ -74,6 +74,8 @@ def junit(result: GameDayResult, journals: dict[str, dict[str, Any] | None]) -> 
                        ("replay", result.options.get("replay", "")),
                        ("load", cells.load_under(result))):
         ET.SubElement(props, "property", {"name": key, "value": str(value)})
+    for key, value in result.load_under.items():
+        ET.SubElement(props, "property", {"name": key, "value": format_value(key, value)})
     for b in result.budgets:
         seen = "not measured" if b.observed_s is None else seconds(b.observed_s)
         goal = "" if b.goal_s is None else f", goal < {seconds(b.goal_s)}"

@@ -10,7 +10,7 @@ import time
 from html import escape
 from typing import Any
 
-from chaos.numbers import seconds
+from chaos.numbers import definition, format_value, seconds
 from chaos.report.html import numbers_rows
 from gameday.run import cells
 from gameday.run.results import ExperimentSummary, GameDayResult
@@ -134,16 +134,23 @@ def _budgets(result: GameDayResult) -> str:
 
 def _load(result: GameDayResult, timeline_svg: str | None) -> str:
     load = result.load
-    parts = ["<h2>Load (Locust, the shipped journeys)</h2>"]
+    parts = ["<h2>Load (Locust, the shipped journeys, paced)</h2>"]
     total = load.get("total") or {}
+    numbers = result.load_under
+    parts.append("<table id='load-numbers'><tr><th>number</th><th>value</th>"
+                 "<th>what it measures</th></tr>")
+    for key in cells.load_rows():
+        found = definition(key)
+        if found is None:
+            continue
+        parts.append(f"<tr><td>{escape(found.title)}</td>"
+                     f"<td>{escape(format_value(key, numbers.get(key)))}</td>"
+                     f"<td class='muted'>{escape(found.definition)}</td></tr>")
+    parts.append("</table>")
     if total:
-        parts.append(f"<p>{load.get('users_requested', '?')} users for "
-                     f"{load.get('duration_s') or 0:.0f} s: {total.get('requests', 0)} requests, "
-                     f"{total.get('failures', 0)} failures "
-                     f"({(total.get('failure_ratio') or 0) * 100:.2f} %), "
-                     f"{total.get('rps', 0):.1f} req/s, p95 {total.get('p95_ms')} ms, "
-                     f"p99 {total.get('p99_ms')} ms.</p>")
-    elif load.get("note"):
+        parts.append(f"<p>Locust ran for {load.get('duration_s') or 0:.0f} s; latency p95 "
+                     f"{total.get('p95_ms')} ms, p99 {total.get('p99_ms')} ms.</p>")
+    if load.get("note"):
         parts.append(f"<p class='muted'>{escape(load['note'])}</p>")
     if timeline_svg:
         parts.append(f"<div>{timeline_svg}</div>")
@@ -196,9 +203,12 @@ def _experiment(exp: ExperimentSummary, svgs: list[str]) -> str:
     if exp.locust is not None:
         requests, failures = exp.locust.get("requests", 0), exp.locust.get("failures", 0)
         share = f" ({failures / requests * 100:.1f} %)" if requests else ""
+        rate = exp.locust.get("rps")
+        rate_text = f", {format_value('load_rate_during', rate)}" if rate is not None else ""
         parts.append(f"<p class='muted'>The game day's Locust users during this experiment: "
-                     f"{requests} requests, {failures} failed{share} — context, not judged: "
-                     "the error budget above judges the experiment's own probe load.</p>")
+                     f"{requests} requests{rate_text}, {failures} failed{share} — context, not "
+                     "judged: the error budget above judges the experiment's own probe "
+                     "load.</p>")
     parts += [f"<div>{svg}</div>" for svg in svgs]
     if exp.numbers:
         parts.append("<details><summary>Numbers</summary><table><tr><th>number</th>"

@@ -9,12 +9,53 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chaos.numbers import definition, format_value
+from loadtests.outcomes import CHECKOUT
 from local_stack.exit_codes import ExitCode
 
 # experiment outcomes (chaos.runner's, plus the ones a game day adds)
 PASSED, FAILED, ABORTED, ERROR, INTERRUPTED = "passed", "failed", "aborted", "error", \
     "interrupted"
 NOT_RUN = "not run"  # the game day stopped before this experiment
+
+
+def load_numbers(load: dict[str, Any], options: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """The `load_*` numbers (chaos.numbers) from the game day's `load` section: what it
+    requested (`requested`, loadtests.pacing.LoadMix) and what Locust's JSON summary says it
+    did. Every rate is a count divided by the load's one span, Locust's `duration_s` (its
+    first to its last request)."""
+    options = options or {}
+    requested = load.get("requested") or load.get("pacing") or {}
+    total = load.get("total") or {}
+    span = load.get("duration_s")
+    requests = total.get("requests")
+    routes = load.get("routes")
+    checkouts = None if routes is None else sum(
+        int(r.get("requests") or 0) for r in routes
+        if (r.get("method"), r.get("name")) == ("POST", CHECKOUT))
+
+    def per_s(count: Any) -> float | None:
+        if not isinstance(count, int | float):
+            return None
+        if count == 0:
+            return 0.0  # Locust reported, and nothing was sent
+        if not isinstance(span, int | float) or span <= 0:
+            return None
+        return round(count / span, 2)
+
+    return {
+        "load_users": requested.get("users") or load.get("users_requested")
+        or options.get("users"),
+        "load_buyers": requested.get("buyers"),
+        "load_rate_requested": requested.get("rate") or options.get("rate"),
+        "load_rate": per_s(requests),
+        "load_checkout_rate_requested": requested.get("checkout_rate"),
+        "load_checkout_rate": per_s(checkouts),
+        "load_requests": requests,
+        "load_checkouts": checkouts,
+        "load_failures": total.get("failures"),
+        "load_failure_ratio": total.get("failure_ratio"),
+    }
 
 
 @dataclass
@@ -118,9 +159,10 @@ class ExperimentSummary:
     detection: Timing | None = None
     recovery: Timing | None = None
     error_budget: ErrorBudget | None = None
-    # the game day's Locust users during the experiment ({requests, failures}): context for
-    # the report, not part of the experiment's error budget (its own probe load is judged)
-    locust: dict[str, int] | None = None
+    # the game day's Locust users during the experiment ({requests, failures, rps: chaos.numbers'
+    # load_rate_during}): context for the report, not part of the experiment's error budget
+    # (its own probe load is judged)
+    locust: dict[str, Any] | None = None
     orders_accepted: int | None = None
     orders_lost: int | None = None
     duplicate_orders: int | None = None
@@ -243,13 +285,10 @@ class GameDayResult:
 
     @property
     def load_under(self) -> dict[str, Any]:
-        """The load the game day ran under: Locust users and their requests per second over
-        the whole day (None until Locust reported)."""
-        total = self.load.get("total") or {}
-        users = self.load.get("users") or self.load.get("users_requested") \
-            or self.options.get("users")
-        return {"users": users, "rps": total.get("rps"), "requests": total.get("requests"),
-                "failure_ratio": total.get("failure_ratio")}
+        """The load the game day ran under, keyed by chaos.numbers' `load_*` numbers (each
+        defined there once): the users, the requested and achieved requests and checkouts per
+        second, the failures (a value None until Locust reported)."""
+        return load_numbers(self.load, self.options)
 
     @property
     def outcome(self) -> str:

@@ -72,9 +72,10 @@ def smoke_order(storefront: str, timeout_s: float = 60.0,
                          timeout=10)
     if resp.status_code != 200:
         raise WarmupFailed(f"add to cart answered {resp.status_code}: {resp.text[:200]}")
-    resp = requests.post(f"{cart}/checkout", json={}, headers=headers, timeout=10)
+    resp, attempts = _checkout(cart, headers, stop)
     if resp.status_code != 202:
-        raise WarmupFailed(f"checkout answered {resp.status_code}: {resp.text[:200]}")
+        raise WarmupFailed(f"checkout answered {resp.status_code} ({attempts} attempt(s)): "
+                           f"{resp.text[:200]}")
     order_id = resp.json()["order_id"]
     status = None
     deadline = started + timeout_s
@@ -91,7 +92,40 @@ def smoke_order(storefront: str, timeout_s: float = 60.0,
                            f"{seconds:.0f} s, not settled: the saga does not work "
                            "(see the stream-runtime log in the report's stack/logs/)")
     log.info("warm-up order %s %s in %.1f s", order_id, status, seconds)
-    return {"order_id": order_id, "sku": sku, "status": status, "seconds": seconds}
+    return {"order_id": order_id, "sku": sku, "status": status, "seconds": seconds,
+            "checkout_attempts": attempts}
+
+
+CHECKOUT_ATTEMPTS = 3
+MAX_RETRY_AFTER_S = 2.0
+
+
+def _checkout(cart: str, headers: dict[str, str], stop: threading.Event | None
+              ) -> tuple[requests.Response, int]:
+    """Check the cart out as a client of the shop must: a 503 with Retry-After (a payments
+    call that timed out on a cold replica of a busy machine: the order was withdrawn) is
+    retried after it, with the Idempotency-Key the shop sent when it sent one, at most
+    CHECKOUT_ATTEMPTS times. (The answer, the attempts made.)"""
+    extra: dict[str, str] = {}
+    for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
+        resp = requests.post(f"{cart}/checkout", json={}, headers={**headers, **extra},
+                             timeout=10)
+        retry_after = resp.headers.get("Retry-After")
+        if resp.status_code != 503 or retry_after is None or attempt == CHECKOUT_ATTEMPTS:
+            return resp, attempt
+        log.warning("warm-up checkout answered 503 (attempt %d): %s; retrying", attempt,
+                    resp.text[:200])
+        key = resp.headers.get("Idempotency-Key")
+        extra = {"Idempotency-Key": key} if key else {}
+        try:
+            wait = min(max(float(retry_after), 0.0), MAX_RETRY_AFTER_S)
+        except ValueError:
+            wait = MAX_RETRY_AFTER_S
+        if stop is not None and stop.wait(wait):
+            return resp, attempt
+        if stop is None:
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def breaker_settings(storefront: str, admin_token: str) -> dict[str, Any]:

@@ -86,7 +86,15 @@ class CartSteps(ShopUser):
 
     def checkout(self) -> str | None:
         """Check the cart out; the new order's id when the shop accepted it."""
-        reply = call(self, "POST", CHECKOUT, path_of(CHECKOUT, cart_id=self.cart_id), json={})
+        return self.order_id_of(self.checkout_reply())
+
+    def checkout_reply(self) -> Reply:
+        """Check the cart out; the shop's answer."""
+        return call(self, "POST", CHECKOUT, path_of(CHECKOUT, cart_id=self.cart_id), json={})
+
+    @staticmethod
+    def order_id_of(reply: Reply) -> str | None:
+        """The new order's id of an accepted checkout, else None."""
         if not reply.ok:
             return None
         order_id = field_of(reply.body, "order_id", "OrderId")

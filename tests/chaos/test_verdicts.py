@@ -66,6 +66,22 @@ def test_backlog_drained_and_iterator_age_max() -> None:
     assert compute("backlog_drained_s", obs, {"function": "fn", "threshold": 3}) == 11.0
 
 
+def test_backlog_drained_with_a_hold_ignores_a_later_rise_under_load() -> None:
+    # fault +10..+25 s; the backlog drains by +31 s, then the steady load lifts the age over
+    # the threshold once, at +50 s
+    ages = [(T0 + t, v) for t, v in [(5, 0.2), (15, 6.0), (24, 15.0), (27, 9.0), (31, 2.0),
+                                    (34, 1.0), (38, 2.5), (42, 0.5), (50, 4.5), (52, 1.0)]]
+    obs = _obs(series={"iterator_age:fn": ages})
+    forever = {"function": "fn", "threshold": 3}
+    assert compute("backlog_drained_s", obs, forever) == 27.0  # +52 s: after the late rise
+    assert compute("backlog_drained_s", obs, {**forever, "hold": "10s"}) == 6.0  # +31 s
+    # a backlog that never stays low for the hold is not drained
+    jammed = _obs(series={"iterator_age:fn": [(T0 + t, v) for t, v in
+                                              [(20, 9.0), (30, 2.0), (33, 8.0), (45, 2.0),
+                                               (50, 7.0)]]})
+    assert compute("backlog_drained_s", jammed, {**forever, "hold": "10s"}) is None
+
+
 def test_error_rate_p99_retry_after_and_blip() -> None:
     records = [RequestRecord(T0 + 11 + i * 0.1, 0.01 * (i + 1), "checkout",
                              503 if i % 2 else 202, retry_after=bool(i % 2)) for i in range(10)]
@@ -85,6 +101,31 @@ def test_error_rate_p99_retry_after_and_blip() -> None:
     no_ra = _obs(records=[RequestRecord(T0 + 11, 0.1, "checkout", 503)])
     assert compute("retry_after_ratio", no_ra, {"name": "checkout"}) == 0.0
     assert compute("retry_after_ratio", _obs(records=[]), {}) is None
+
+
+def test_p99_while_the_breaker_is_open_leaves_out_what_was_on_its_way() -> None:
+    # the fault starts at +10 s; checkouts already on the normal path take 1.5 s until the
+    # breaker opens (first open sample +12 s); the open breaker answers in 20 ms
+    slow = [RequestRecord(T0 + 10 + i * 0.5, 1.5, "checkout", 503, retry_after=True)
+            for i in range(4)]
+    fast = [RequestRecord(T0 + 12 + i * 0.5, 0.02, "checkout", 503, retry_after=True)
+            for i in range(20)]
+    params = {"name": "checkout", "window": "breaker-open", "dependency": "payments"}
+    opened = {"breaker:payments": _states((9.5, "closed"), (11.5, "closed"), (12, "open"),
+                                          (26, "closed"))}
+    obs = _obs(records=slow + fast, series=opened)
+    assert compute("p99_s", obs, {"name": "checkout"}) == 1.5  # the whole fault window
+    assert compute("p99_s", obs, params) == 0.02
+    # a breaker that answers slowly while open still fails the bound
+    sluggish = _obs(records=slow + [RequestRecord(T0 + 13, 1.2, "checkout", 503)],
+                    series=opened)
+    assert compute("p99_s", sluggish, params) == 1.2
+    # no breaker opened (the negative control): nothing observed, the verdict fails
+    never = _obs(records=slow + fast,
+                 series={"breaker:payments": _states((9.5, "closed"), (26, "closed"))})
+    assert compute("p99_s", never, params) is None
+    with pytest.raises(ValueError, match="needs params.dependency"):
+        compute("p99_s", obs, {"name": "checkout", "window": "breaker-open"})
 
 
 def test_orders_numbers() -> None:

@@ -38,6 +38,28 @@ def test_bad_values_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) 
     assert exc.value.code == 2
 
 
+@pytest.mark.parametrize(("value", "named"), [
+    ("0", "'0': need a number of requests per second > 0"),
+    ("-5", "'-5': need a number of requests per second > 0"),
+    ("fast", "'fast' is not a number of requests per second"),
+    ("nan", "'nan': need"), ("inf", "'inf': need"), ("1e9", "<= 10000"), ("", "'' is not")])
+def test_a_bad_rate_is_named_and_exits_2(value: str, named: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--quick", "--rate", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--rate" in err and named in err
+
+
+def test_a_rate_the_users_cannot_carry_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    # one user cannot be both the buyer and everybody else: refused before anything starts
+    assert main(["run", "--quick", "--rate", "60", "--users", "1",
+                 "--report-dir", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "--rate 60 with --users 1" in err and "at least 2" in err
+
+
 def test_an_existing_report_is_not_overwritten(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "summary.json").write_text("{}")

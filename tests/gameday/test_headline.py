@@ -36,7 +36,7 @@ def test_locust_users_during_each_experiment_are_context_not_the_budget() -> Non
     exp = ExperimentSummary("storefront-replica-killed", "t", "passed", started_at=100.5,
                             ended_at=110.5, error_budget=ErrorBudget(0.1, 70, 1, 0.1429))
     headline.attach_locust([exp], history)
-    assert exp.locust == {"requests": 150, "failures": 3}
+    assert exp.locust == {"requests": 150, "failures": 3, "rps": 15.0}  # 150 in 10 s
     assert exp.error_budget == ErrorBudget(0.1, 70, 1, 0.1429)  # untouched
 
 

@@ -71,20 +71,44 @@ def test_terminal_says_which_hypothesis_failed_and_why(tmp_path: Path) -> None:
     assert str(tmp_path / "index.html") in lines
 
 
+LOAD_TEXT = ("60.0 req/s requested, 55.0 req/s achieved; 2.0 checkouts/s requested, "
+             "1.9 checkouts/s achieved; 42 Locust users (12 buyers); 0.5 % failed (29 of 5500)")
+
+
 def test_the_report_states_the_load_it_ran_under(tmp_path: Path) -> None:
     result = fakes.result(tmp_path)
     write_report(result, tmp_path)
     data = json.loads((tmp_path / "summary.json").read_text())
-    assert data["load_under"] == {"users": 4, "rps": 3.0, "requests": 300,
-                                  "failure_ratio": 0.0967}
+    # every rate is a count over Locust's one span (100 s): 5500 requests, 190 checkouts
+    assert data["load_under"] == {
+        "load_users": 42, "load_buyers": 12, "load_rate_requested": 60.0, "load_rate": 55.0,
+        "load_checkout_rate_requested": 2.0, "load_checkout_rate": 1.9,
+        "load_requests": 5500, "load_checkouts": 190, "load_failures": 29,
+        "load_failure_ratio": 0.005273}
     html = (tmp_path / "index.html").read_text()
-    assert "Under load: <b>4 Locust users, 3.0 req/s</b>" in html
-    assert "4 Locust users, 3.0 req/s" in (tmp_path / "summary.svg").read_text()
+    assert f"Under load: <b>{LOAD_TEXT}</b>" in html
+    assert "<td>achieved</td><td>55.0 req/s</td>" in html  # the load table, defined once
+    assert LOAD_TEXT in (tmp_path / "summary.svg").read_text()
     lines = terminal.summary_lines(result, None)
-    assert "under 4 Locust users, 3.0 req/s" in lines[-1]
+    assert f"under {LOAD_TEXT}" in lines[-1]
     root = ET.parse(tmp_path / "junit.xml").getroot()
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    assert props["load"] == "4 Locust users, 3.0 req/s"
+    assert props["load"] == LOAD_TEXT
+    assert props["load_rate"] == "55.0 req/s" and props["load_checkout_rate"] == "1.9 checkouts/s"
+    assert props["load_failures"] == "29"
+
+
+def test_a_load_that_did_not_report_says_so(tmp_path: Path) -> None:
+    result = fakes.result(tmp_path)
+    result.load = {"users_requested": 42, "requested": {"rate": 60.0, "checkout_rate": 2.0,
+                                                        "users": 42, "buyers": 12}}
+    load = result.load_under
+    assert load["load_rate"] is None and load["load_checkout_rate"] is None
+    assert load["load_rate_requested"] == 60.0
+    from gameday.run.cells import load_under
+
+    assert load_under(result).startswith("60.0 req/s requested, no Locust report; "
+                                         "2.0 checkouts/s requested, no Locust report")
 
 
 def test_one_truth_per_number_in_every_output(tmp_path: Path) -> None:

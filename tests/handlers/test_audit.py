@@ -191,6 +191,19 @@ def test_each_problem_has_a_key_that_names_the_same_problem_later(shop: Shop) ->
     assert all("key" in p for p in audit(shop.settings, grace_s=60).to_dict()["problems"])
 
 
+def test_the_audit_reads_as_a_batch_job() -> None:
+    """Its whole-table scans may take a loaded local emulator longer than the services' 2 s:
+    the audit's client waits 30 s, with the services' retry policy, and carries no fault hook."""
+    from reference_app.audit import AUDIT_READ_TIMEOUT_S, audit_client
+    from reference_app.aws_session import READ_TIMEOUT_S
+    from reference_app.config import Settings
+
+    client = audit_client(Settings(aws_endpoint_url="http://127.0.0.1:9"))
+    assert client.meta.config.read_timeout == AUDIT_READ_TIMEOUT_S > READ_TIMEOUT_S
+    assert client.meta.config.retries["mode"] == "standard"
+    assert client.meta.config.connect_timeout == 2.0
+
+
 def test_a_fresh_cancellation_gets_the_grace_period_for_its_rollback(shop: Shop) -> None:
     """An order created long ago and cancelled just now still holds its authorisation until
     the saga voids it: not a problem yet (it was reported at once: the grace counted from the

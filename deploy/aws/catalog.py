@@ -28,6 +28,11 @@ from typing import Any
 
 from deploy.aws.tags import MANAGED_TAG, STACK_TAG
 
+# What the template deploys, by the names the catalog gives (deploy.aws.template checks its
+# services against SERVICE_NAMES)
+SERVICE_NAMES = ("storefront", "payments", "reviews")
+TABLE_ATTRIBUTES = ("products", "keywords", "reviews", "weekly", "carts", "orders", "payments")
+
 STOREFRONT_URL = "StorefrontUrl"
 PAYMENTS_URL = "PaymentsUrl"
 REVIEWS_URL = "ReviewsUrl"
@@ -129,9 +134,7 @@ def catalog_from_outputs(stack: str, values: Mapping[str, str], *, stack_id: str
 
 def endpoints(cloudformation: Any, stack: str) -> dict[str, Any]:
     """The endpoints catalog of the deployed stack `stack` (see the module docstring)."""
-    from deploy.aws.template import SERVICES, TABLE_ATTRIBUTES
-
     description = describe(cloudformation, stack)
     values = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs") or []}
     return catalog_from_outputs(stack, values, stack_id=str(description.get("StackId", "")),
-                                services=tuple(SERVICES), tables=TABLE_ATTRIBUTES)
+                                services=SERVICE_NAMES, tables=TABLE_ATTRIBUTES)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy.aws import tags
+from deploy.aws.cfn import Builder, att, ref, sub
 
 LOCUSTFILE = "/app/loadtests/locustfile.py"  # where the Dockerfile copies the journeys
 WEB_PORT = 8089
@@ -21,8 +22,6 @@ MASTER_PORT = 5557  # Locust's master bind port (workers connect to it)
 
 
 def build_locust_template() -> dict[str, Any]:
-    from deploy.aws.template import Builder, att, ref, sub
-
     b = Builder("Locust master + workers for the shop (nested in deploy/aws/shop.yaml)",
                 stack_name=ref("ShopStack"))
     string = {"Type": "String"}

@@ -9,7 +9,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from deploy.aws import account, catalog, deployer, events, policy, tags, template
+from deploy.aws import account, catalog, cfn, deployer, events, policy, tags, template
 from gameday.cli import main
 from local_stack.shop_deploy import MappingSettings
 
@@ -47,8 +47,8 @@ def test_moto_skips_exactly_the_types_the_template_conditions_out() -> None:
     for path in (template.TEMPLATE_PATH, template.LOCUST_TEMPLATE_PATH):
         types = {r["Type"] for r in template.yaml.safe_load(path.read_text())[
             "Resources"].values()}
-        assert types - supported <= template.MOTO_UNSUPPORTED
-    assert not template.MOTO_UNSUPPORTED & supported
+        assert types - supported <= cfn.MOTO_UNSUPPORTED
+    assert not cfn.MOTO_UNSUPPORTED & supported
 
 
 def test_deploy_status_destroy(aws_env: str, recorded_actions: set[str],

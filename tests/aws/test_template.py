@@ -16,7 +16,7 @@ from dashboards.cloudwatch_alarms import (
     alarm_definitions,
     insight_rule_definitions,
 )
-from deploy.aws import package, tags, template
+from deploy.aws import cfn, package, tags, template
 from local_stack.shop_deploy import ON_FAILURE_QUEUE, SOURCES, MappingSettings
 from reference_app.handlers import HANDLERS
 from reference_app.tables import table_specs
@@ -72,7 +72,7 @@ def test_alarms_are_the_definitions(shop: dict[str, Any]) -> None:
     assert sorted(deployed) == sorted(a.name for a in local)
     for here, there in zip(local, on_aws, strict=True):
         resource = deployed[there.name]
-        assert resource["Condition"] == template.FULL_STACK
+        assert resource["Condition"] == cfn.FULL_STACK
         props = {k: v for k, v in resource["Properties"].items() if k != "Tags"}
         assert props == there.to_cloudformation()["Properties"], there.name
         # the one AWS difference: 1-minute AWS metrics cannot have sub-minute periods
@@ -165,7 +165,7 @@ def test_every_taggable_resource_carries_the_gameday_tags(path: Path) -> None:
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(
             "us-east-1", resource["Type"]).schema
         taggable = "Tags" in schema["properties"]
-        assert taggable == (resource["Type"] not in template.UNTAGGABLE), resource["Type"]
+        assert taggable == (resource["Type"] not in cfn.UNTAGGABLE), resource["Type"]
         found = _tag_keys(resource["Properties"])
         if not taggable:
             assert not found, logical_id

@@ -450,8 +450,8 @@ def _backlog_drained(obs: Observations, p: dict[str, Any]) -> float | None:
     threshold = float(p.get("threshold", 5))
     points = obs.series.get(f"iterator_age:{p['function']}", [])
     drained = lambda v: v is not None and v <= threshold  # noqa: E731
-    if p.get("hold") is not None:
-        t = _held_at(points, window[0], drained, parse_duration(p["hold"]))
+    if p.get("hold") is not None:  # a low stretch counts from the fault's end, not before
+        t = _held_at(points, window[1], drained, parse_duration(p["hold"]))
     else:
         t = _settled_at(points, window[0], drained)
     return _round(None if t is None else max(0.0, t - window[1]))

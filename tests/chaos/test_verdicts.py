@@ -80,6 +80,12 @@ def test_backlog_drained_with_a_hold_ignores_a_later_rise_under_load() -> None:
                                               [(20, 9.0), (30, 2.0), (33, 8.0), (45, 2.0),
                                                (50, 7.0)]]})
     assert compute("backlog_drained_s", jammed, {**forever, "hold": "10s"}) is None
+    # a low stretch while the jam was still building (the fault's first seconds) is not the
+    # backlog drained: it counts from the fault's end
+    slow_start = _obs(series={"iterator_age:fn": [(T0 + t, v) for t, v in
+                                                  [(10, 0.5), (14, 1.0), (21, 2.0), (24, 8.0),
+                                                   (30, 9.0), (60, 9.0)]]})
+    assert compute("backlog_drained_s", slow_start, {**forever, "hold": "10s"}) is None
 
 
 def test_error_rate_p99_retry_after_and_blip() -> None:

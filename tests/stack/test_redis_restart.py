@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 
 from chaos.context import ChaosContext
 from chaos.load.builtin import BuiltinLoad, discover_skus
@@ -26,13 +27,28 @@ pytestmark = pytest.mark.integration
 RECOVERY_S = 10.0  # the shop's promise (docs/shop.md): Redis used again within 10 s
 
 
-def cache_hits(stack: RunningStack) -> float:
-    """Cache hits counted by every live storefront replica (each has its own /metrics)."""
+def cache_hits(stack: RunningStack) -> float | None:
+    """Cache hits counted by every live storefront replica (each has its own /metrics); None
+    when a replica, busy with the load, did not answer its scrape within 5 s (the callers poll
+    again: a partial sum would make "more hits than before" pass for the wrong reason)."""
     hits = 0.0
     for replica in stack.reload()["services"]["storefront"]["replicas"]:
-        samples = scrape(f"http://127.0.0.1:{replica['port']}/metrics")
+        try:
+            samples = scrape(f"http://127.0.0.1:{replica['port']}/metrics", timeout_s=5.0)
+        except requests.RequestException:
+            return None
         hits += total(samples, "shop_cache_requests_total", {"result": "hit"})
     return hits
+
+
+def _answered(hits: float | None) -> list[float] | None:
+    """A truthy wrapper for wait_until (0 hits is an answer too)."""
+    return None if hits is None else [hits]
+
+
+def more_hits_than(stack: RunningStack, before: float) -> bool:
+    hits = cache_hits(stack)
+    return hits is not None and hits > before
 
 
 def _replaced(stack: RunningStack) -> dict[str, Any] | None:
@@ -51,16 +67,18 @@ def test_redis_killed_under_load_comes_back_and_is_used_again(tmp_path: Path) ->
         skus = discover_skus(ChaosContext.load(stack.state_dir), limit=4)
         load = BuiltinLoad(stack.urls["storefront"], skus, users=3, think_time_s=0.05, seed=7)
         load.start()
-        wait_until(lambda: cache_hits(stack) > 0, 30, 0.5, "cache hits before the kill")
+        wait_until(lambda: more_hits_than(stack, 0.0), 30, 0.5, "cache hits before the kill")
 
         victim = stack.replica("redis")
         os.kill(victim["pid"], signal.SIGKILL)
         wait_until(lambda: any(e["kind"] == "died" and e["process"] == "redis"
                                for e in stack.events()), 10, what="the supervisor to see it")
-        hits_while_down = cache_hits(stack)  # Redis is gone: no hit can be counted after this
+        # Redis is gone: no hit can be counted after this
+        hits_while_down = wait_until(lambda: _answered(cache_hits(stack)), 15, 0.2,
+                                     "a scrape of every replica")[0]
         replaced = wait_until(lambda: _replaced(stack), 30, what="Redis to be replaced")
         back_at = float(replaced["ts"])
-        wait_until(lambda: cache_hits(stack) > hits_while_down,
+        wait_until(lambda: more_hits_than(stack, hits_while_down),
                    max(0.5, back_at + RECOVERY_S - time.time()), 0.2,
                    f"the shop to use Redis again within {RECOVERY_S:.0f} s of its return")
         print(f"shop used Redis again {time.time() - back_at:.2f} s after its return "

@@ -53,9 +53,10 @@ def test_sigkilled_cli_faults_end_by_themselves(clean_stack: RunningStack) -> No
     ctx = ChaosContext.load(stack.state_dir)
     flags = FaultFlags(lambda: ctx.client("ssm"), refresh_s=0.0)
 
-    # an SSM flag: the target ignores it at its expiry
+    # an SSM flag: the target ignores it at its expiry (10 s: on a busy machine the CLI's
+    # inject-and-verify before its "injected" line can take seconds of a shorter fault)
     sigkill_after_injected(spawn_inject(stack.state_dir, "service-error", "--service", "payments",
-                                        "--duration", "4s"))
+                                        "--duration", "10s"))
     spec = flags.active("service/payments")
     assert spec is not None, "the fault should still be in effect after the CLI died"
     wait_until(lambda: flags.active("service/payments") is None,

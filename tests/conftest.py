@@ -39,6 +39,7 @@ STACK_TEST_FILES = frozenset({
     "tests/e2e/test_saga_e2e.py",
     "tests/gameday/test_gameday_e2e.py",
     "tests/loadtests/test_integration.py",
+    "tests/shop/test_breaker_integration.py",
     "tests/loadtests/test_scale_runs.py",
     "tests/stack/test_lifecycle.py",
     "tests/stack/test_loopback_only.py",

@@ -61,6 +61,7 @@ from types import FrameType
 from typing import Any
 
 from local_stack import metric_index, moto_cloudformation_fixes, moto_dynamodb_fixes
+from local_stack.replica import quiet_waitress_queue
 from local_stack.retention import RetentionSettings, sweeper
 from local_stack.retention.streams import ISSUED
 
@@ -407,9 +408,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # waitress warns each time a request waits for a thread: under load that is a line every
-    # few milliseconds, and waiting is expected (the requests queue for DynamoDB's lock anyway)
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # waiting for a thread is expected (the requests queue for DynamoDB's lock anyway)
+    quiet_waitress_queue()
     host, port = server.start()
     log.info("moto server listening on http://%s:%d", host, port)
     while not stop_requested.wait(0.5):

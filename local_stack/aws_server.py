@@ -33,6 +33,9 @@ of moto's werkzeug development server (no access-log line per request, connectio
 a fixed thread pool; see ``AwsServer``), moto's per-request backend lookup remembered per host
 (``cached_dispatcher``) and its per-request action lookup cached per class
 (``cache_action_lookup``). None of these changes what any API answers.
+GetMetricData's MetricStat queries read a per-series time index (``local_stack.metric_index``)
+instead of filtering every datapoint once per period per query (the idle stack's largest cost:
+the alarm evaluator asks once a second).
 
 Retention (``local_stack.retention``, defaults and flags in docs/retention.md): a sweeper thread
 trims what grows with load, as AWS does: stream records a window after every mapping (the stream
@@ -57,7 +60,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from local_stack import moto_cloudformation_fixes, moto_dynamodb_fixes
+from local_stack import metric_index, moto_cloudformation_fixes, moto_dynamodb_fixes
+from local_stack.replica import quiet_waitress_queue
 from local_stack.retention import RetentionSettings, sweeper
 from local_stack.retention.streams import ISSUED
 
@@ -302,6 +306,7 @@ class AwsServer:
         moto_cloudformation_fixes.install()
         expire_stream_iterators()
         install_cloudwatch_alarm_history()
+        metric_index.install()
         cache_action_lookup()
         sweeper.install()
         self.retention = sweeper.Sweeper(retention or RetentionSettings.from_env())
@@ -403,9 +408,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # waitress warns each time a request waits for a thread: under load that is a line every
-    # few milliseconds, and waiting is expected (the requests queue for DynamoDB's lock anyway)
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # waiting for a thread is expected (the requests queue for DynamoDB's lock anyway)
+    quiet_waitress_queue()
     host, port = server.start()
     log.info("moto server listening on http://%s:%d", host, port)
     while not stop_requested.wait(0.5):

@@ -215,10 +215,16 @@ def serve(app_spec: str, port: int, host: str = "0.0.0.0", threads: int = 8) -> 
     """One replica on host:port (waitress, the settings of local_stack.replica)."""
     import waitress
 
-    from local_stack.replica import WAITRESS_OPTIONS, exit_on_signals, load_app
+    from local_stack.replica import (
+        WAITRESS_OPTIONS,
+        exit_on_signals,
+        load_app,
+        quiet_waitress_queue,
+    )
 
     os.environ.setdefault("SHOP_REPLICA_ID", socket.gethostname())
     app = load_app(app_spec)
+    quiet_waitress_queue()
     exit_on_signals(log, app_spec)
     log.info("serving %s on %s:%d (replica %s)", app_spec, host, port,
              os.environ["SHOP_REPLICA_ID"])

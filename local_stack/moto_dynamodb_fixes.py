@@ -1,8 +1,8 @@
 """Make moto's DynamoDB behave like DynamoDB where the harness depends on it, at the cost
 DynamoDB has.
 
-Four deviations from moto 5.x (and one cost, 5) (each verified in moto's source; each has a test in
-tests/stack/test_moto_fixes.py that runs plain ``moto.server`` and shows it fail):
+Four deviations from moto 5.x (and two costs, 5 and 6) (each verified in moto's source; each
+has a test in tests/stack/test_moto_fixes.py that runs plain ``moto.server`` and shows it fail):
 
 1. **No isolation.** The threaded server runs requests concurrently and moto's conditional
    writes read-then-write without a lock, so two writers can both pass `Version = :v`, and a
@@ -49,6 +49,18 @@ tests/stack/test_moto_fixes.py that runs plain ``moto.server`` and shows it fail
    ``json.dumps`` (same status, Content-Type, body); anything else (errors, other operations,
    a value json cannot write) goes through moto's serializer as before.
    ``test_item_responses_match_motos_serializer`` compares both on every item operation.
+
+6. **(cost, not behaviour) A Scan deep-copies every item it reads.** moto's ``Table.scan``
+   appends a deep copy of every item of the table to its results, and only then applies the
+   FilterExpression and the ProjectionExpression (which builds new items anyway). The saga
+   exporter scans the orders every 5 s with a filter that keeps the few orders in flight, and
+   the products projected: on an idle stack that was 9 % of the emulator's CPU, growing with
+   the orders. Fix: during a table (not index) Scan with a filter or a projection, moto's
+   ``copy`` in ``moto.dynamodb.models.table`` hands back the stored item itself
+   (``_ItemCopyOff``); the filter and projection read it (neither writes to it); the items that
+   pass are deep-copied afterwards when not projected. Same items, counts, LastEvaluatedKey
+   (Limit and the 1 MB page still count the items read before the filter, as on AWS), under the
+   lock of 1. ``tests/stack/test_scan_copies.py`` compares both on random scans.
 
 `install()` patches once and refuses to run if moto's code has moved (MotoHookNotFound): each
 patch checks the moto source lines it relies on. Stream-record retention lives in
@@ -251,6 +263,74 @@ def _install_query(table_cls: Any) -> None:
     table_cls.query = _partition_query(method)
 
 
+# -- 6: Scan copies the items that pass the filter, not every item ------------------------------
+
+class _ItemCopyOff(threading.local):
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models.table``: while
+    ``active`` (on this thread, inside our Scan), ``deepcopy(item)`` returns the item itself."""
+
+    active = False
+    item_cls: type | None = None  # moto's Item, set by _install_scan
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
+        if self.active and self.item_cls is not None and isinstance(obj, self.item_cls):
+            return obj
+        return copy.deepcopy(obj, memo)
+
+
+_ITEM_COPY = _ItemCopyOff()
+
+
+def _scan_copies_survivors(scan: Any) -> Any:
+    signature = inspect.signature(scan)
+
+    @functools.wraps(scan)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        projected = bool(arguments.get("projection_expression"))
+        if arguments.get("index_name") or (arguments.get("filter_expression") is None
+                                           and not projected):
+            return scan(self, *args, **kwargs)
+        with DYNAMODB_LOCK:
+            _ITEM_COPY.active = True
+            try:
+                results, scanned, last_key = scan(self, *args, **kwargs)
+            finally:
+                _ITEM_COPY.active = False
+            if not projected:  # projected results are new items already
+                results = [copy.deepcopy(item) for item in results]
+            return results, scanned, last_key
+
+    return call
+
+
+def _install_scan(table_cls: Any) -> None:
+    import moto.dynamodb.models.table as table_module
+    from moto.dynamodb.models.dynamo_type import Item
+
+    method = getattr(table_cls, "scan", None)
+    if not callable(method):
+        raise MotoHookNotFound("Table.scan not found")
+    params = inspect.signature(method).parameters
+    source = _source(method)
+    for needle in ("results.append(copy.deepcopy(item))", "filter_expression.expr(item)",
+                   "r.project(projection_expression)"):
+        if needle not in source:
+            raise MotoHookNotFound(f"Table.scan no longer contains {needle!r}: review "
+                                   "local_stack/moto_dynamodb_fixes.py (scan copies)")
+    if not {"index_name", "filter_expression", "projection_expression"} <= set(params):
+        raise MotoHookNotFound("Table.scan's parameters changed: review "
+                               "local_stack/moto_dynamodb_fixes.py (scan copies)")
+    if getattr(table_module, "copy", None) is not copy:
+        raise MotoHookNotFound("moto.dynamodb.models.table no longer uses the copy module")
+    _ItemCopyOff.item_cls = Item
+    table_module.copy = _ITEM_COPY  # type: ignore[attr-defined]
+    table_cls.scan = _scan_copies_survivors(method)
+
+
 # -- 5: item responses written as JSON -------------------------------------------------------
 
 FAST_JSON_OPERATIONS = frozenset({
@@ -317,10 +397,12 @@ def install() -> None:
             raise MotoHookNotFound(f"{handler.__name__}.serialized not found")
     _install_transactions(DynamoDBBackend)
     _install_query(Table)
+    _install_scan(Table)
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         handler.serialized = _fast_serialized(handler.serialized)  # type: ignore
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         handler.call_action = _serialised(handler.call_action)  # type: ignore[method-assign]
     _installed = True
     log.info("moto DynamoDB: API calls serialised; transactions roll back the items they "
-             "touched (no table copies, stream shards kept); key queries read one partition")
+             "touched (no table copies, stream shards kept); key queries read one partition; "
+             "scans copy only the items that pass the filter")

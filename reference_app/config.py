@@ -122,6 +122,9 @@ class Settings:
     breaker_reset_timeout_s: float = 5.0
     dependency_timeout_s: float = 2.0
     cache_ttl_s: int = 30
+    # search results are generational (an admin update invalidates them all at once): their
+    # TTL only bounds memory and a lost invalidation, so it is longer than the others'
+    search_cache_ttl_s: int = 600
     cart_max_attempts: int = 8
     # above the largest valid body (a 2000-character review text, JSON-escaped at up to 12
     # bytes a character, is ~24 KB), so a body refused with 413 could never have been valid
@@ -152,6 +155,7 @@ class Settings:
             breaker_reset_timeout_s=_env_float("SHOP_BREAKER_RESET_TIMEOUT_S", 5.0, minimum=0.1),
             dependency_timeout_s=_env_float("SHOP_DEPENDENCY_TIMEOUT_S", 2.0, minimum=0.01),
             cache_ttl_s=_env_int("SHOP_CACHE_TTL_S", 30, minimum=1),
+            search_cache_ttl_s=_env_int("SHOP_SEARCH_CACHE_TTL_S", 600, minimum=1),
             cart_max_attempts=_env_int("SHOP_CART_MAX_ATTEMPTS", 8, minimum=1),
             max_body_bytes=_env_int("SHOP_MAX_BODY_BYTES", 64 * 1024, minimum=256),
             max_cart_lines=_env_int("SHOP_MAX_CART_LINES", 20, minimum=1),

@@ -22,7 +22,8 @@ periods of its range without data get ``n`` (``fill``), unless the range has no 
 
 Known moto 5 limitation: with dimensions given, its GetMetricData does not filter on the
 namespace, so two metrics with the same name and dimensions in different namespaces would be
-merged. The shop's metric names do not collide across namespaces.
+merged (plain moto only: the local emulator's ``local_stack.metric_index`` matches the namespace
+and the dimension set as AWS does). The shop's metric names do not collide across namespaces.
 """
 
 from __future__ import annotations

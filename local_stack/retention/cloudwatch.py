@@ -12,6 +12,10 @@ alarm moto holds: Period x the periods CloudWatch retrieves for EvaluationPeriod
 moto's CloudWatch handlers are not locked (a list rebuilt by the trim could lose a concurrent
 PutMetricData), so every CloudWatch API call and the trim run under ``CLOUDWATCH_LOCK``: moto is
 bound by the GIL anyway, as for DynamoDB.
+
+The trim reads the per-series time index of ``local_stack.metric_index`` (the one GetMetricData
+reads): a sweep with nothing expired costs a look at each series' oldest datapoint, instead of a
+Python comparison per datapoint held (7 % of the idle emulator's CPU, growing with the load).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from local_stack import metric_index
 from local_stack.alarm_evaluator.evaluation import evaluation_range
 from local_stack.moto_dynamodb_fixes import MotoHookNotFound
 from local_stack.retention.streams import every_backend
@@ -85,20 +90,7 @@ def trim(window_s: float, now: _dt.datetime | None = None,
     with CLOUDWATCH_LOCK:
         for backend in backends if backends is not None else every_backend(cloudwatch_backends):
             window = effective_window_s(window_s, list(backend.alarms.values()))
-            cutoff = now - _dt.timedelta(seconds=window)
-            data = backend.metric_data
-            kept = [datum for datum in data if _aware(datum.timestamp) >= cutoff]
-            if len(kept) != len(data):
-                dropped += len(data) - len(kept)
-                backend.metric_data = kept
-            held += len(kept)
+            gone, kept = metric_index.trim(backend, now - _dt.timedelta(seconds=window))
+            dropped += gone
+            held += kept
     return dropped, held
-
-
-def _aware(value: Any) -> _dt.datetime:
-    """A datapoint's timestamp as an aware UTC datetime (moto mixes naive UTC and aware)."""
-    if isinstance(value, str):
-        value = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        return value.replace(tzinfo=_dt.UTC)
-    return value

@@ -48,7 +48,8 @@ class Storefront:
         breakers = BreakerRegistry(settings, client, prefix, ("payments", "reviews"))
         payments = PaymentsClient(settings, breakers["payments"])
         reviews = ReviewsClient(settings, breakers["reviews"])
-        catalog = CatalogService(ddb, settings.tables, cache, reviews)
+        catalog = CatalogService(ddb, settings.tables, cache, reviews,
+                                 search_ttl_s=settings.search_cache_ttl_s)
         carts = CartRepository(ddb, settings.tables.carts, settings.cart_max_attempts,
                                settings.max_cart_lines, settings.max_item_qty)
         orders = OrderRepository(ddb, settings.tables.orders)

@@ -14,8 +14,10 @@ the exception is re-raised (the whole batch is retried and the invocation counts
 *Error*, which is what the jam alarm watches); otherwise the failed record and every later one
 are returned as `batchItemFailures`, so an event source mapping with `ReportBatchItemFailures`
 checkpoints the processed prefix and retries from the failed record. Every handler is
-idempotent, so retried records are harmless. A heartbeat record is acknowledged and counted
-(`ConsumerHeartbeats`, the consumer's liveness for the silent-consumer alarms).
+idempotent, so retried records are harmless. The rows a batch's records will read are read
+before the first record, in one consistent BatchGetItem (`prefetch`, see `batch_reads`). A
+heartbeat record is acknowledged and counted (`ConsumerHeartbeats`, the consumer's liveness
+for the silent-consumer alarms).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +40,7 @@ from reference_app.config import Settings
 from reference_app.correlation import correlation_scope
 from reference_app.ddb import from_item
 from reference_app.fault_hooks import inject_lambda_fault
+from reference_app.handlers import batch_reads
 from reference_app.handlers.failure_log import log_failure
 from reference_app.heartbeat import is_heartbeat
 
@@ -257,17 +260,38 @@ def flush_metrics() -> int:
 
 
 Processor = Callable[[RecordContext], None]
+# the rows a record's processing will read, as (table, wire-format key) pairs (batch_reads)
+Prefetch = Callable[[StreamRecord], Iterable[tuple[str, batch_reads.Key]]]
 
 
 def run_batch(event: dict[str, Any], function_name: str, process: Processor,
-              correlation_of: Callable[[StreamRecord], str] = default_correlation_id
-              ) -> dict[str, Any]:
-    """Process `event["Records"]` in order; see the module docstring for failure semantics."""
+              correlation_of: Callable[[StreamRecord], str] = default_correlation_id,
+              prefetch: Prefetch | None = None) -> dict[str, Any]:
+    """Process `event["Records"]` in order; see the module docstring for failure semantics.
+    `prefetch` names the rows each record will read: they are read for the whole batch in one
+    consistent BatchGetItem before the first record (`batch_reads`)."""
+    raw_records = list(event.get("Records") or [])
     try:
-        return _run_records(list(event.get("Records") or []), function_name, process,
-                            correlation_of)
+        with batch_reads.scope(aws("dynamodb") if prefetch else None,
+                               prefetch_keys(raw_records, prefetch) if prefetch else []):
+            return _run_records(raw_records, function_name, process, correlation_of)
     finally:
         flush_metrics()
+
+
+def prefetch_keys(raw_records: list[dict[str, Any]], prefetch: Prefetch
+                  ) -> list[tuple[str, batch_reads.Key]]:
+    """What `prefetch` names for the records of a batch; a record it cannot read names
+    nothing (it fails, or not, when its turn comes)."""
+    wanted: list[tuple[str, batch_reads.Key]] = []
+    for raw in raw_records:
+        try:
+            record = parse_record(raw)
+            if not is_heartbeat(record.image):
+                wanted.extend(prefetch(record))
+        except Exception as exc:  # noqa: BLE001 - the record's own processing will report it
+            log.debug("nothing prefetched for a record: %s", exc)
+    return wanted
 
 
 def _run_records(raw_records: list[dict[str, Any]], function_name: str, process: Processor,

@@ -17,6 +17,8 @@ cancelled - the inventory service's own step and rollback of the checkout saga (
 
 Before the transaction, consistent reads skip an order that is no longer PENDING and cancel
 an obvious shortage without a doomed transaction (`_precheck`; the conditions still decide).
+Those rows (order, stock) are read for the whole batch in one BatchGetItem when the
+invocation starts (`prefetch`, `batch_reads`), so a reservation costs one TransactWriteItems.
 
 `INVENTORY_IDEMPOTENCY=off` is a negative-control switch for tests only: the event-row Puts and
 the order update lose their conditions (and the pre-check is skipped), so a redelivered record
@@ -32,8 +34,8 @@ from typing import Any
 
 from reference_app.clock import now_s
 from reference_app.ddb import cancellation_codes, from_item, to_attr, to_item
-from reference_app.handlers import orders
-from reference_app.handlers.common import RecordContext, aws, run_batch, settings
+from reference_app.handlers import batch_reads, orders
+from reference_app.handlers.common import RecordContext, StreamRecord, aws, run_batch, settings
 
 FUNCTION_NAME = "shop-inventory"
 IDEMPOTENCY_ENV = "INVENTORY_IDEMPOTENCY"
@@ -87,7 +89,13 @@ def _event_put(order_id: str, sku: str, action: str, qty: int, now: int,
 
 def _transact(items: list[dict[str, Any]]) -> list[str]:
     """Run the transaction; [] on success, else the per-item cancellation codes. Conflicts with
-    concurrent transactions are retried here a few times, then raised (the stream retries)."""
+    concurrent transactions are retried here a few times, then raised (the stream retries).
+    The product rows it may have changed are dropped from the batch's prefetch (batch_reads):
+    the next order of the batch reads their stock again."""
+    batch_reads.forget(settings().tables.products,
+                       [item["Update"]["Key"] for item in items
+                        if "Update" in item
+                        and item["Update"]["TableName"] == settings().tables.products])
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         try:
             aws("dynamodb").transact_write_items(TransactItems=items)
@@ -168,10 +176,29 @@ def _event_rows(order_id: str, skus: list[str]) -> dict[tuple[str, str], int]:
             for row in _batch_get(keys, f"the event rows of order {order_id}")}
 
 
-def _stock(skus: list[str]) -> dict[str, int]:
-    """sku -> Qty on hand (a sku without a product row is absent)."""
-    rows = _batch_get([_product_key(sku) for sku in skus], "product rows")
-    return {str(row["ProductId"]): int(row.get("Qty", 0)) for row in rows}
+def _stock(skus: list[str], prefetched: bool = True) -> tuple[dict[str, int], bool]:
+    """sku -> Qty on hand (a sku without a product row is absent), and whether any of it came
+    from the batch's prefetch (batch_reads; `prefetched=False` reads every row now)."""
+    keys = [_product_key(sku) for sku in skus]
+    rows: list[dict[str, Any]] = []
+    if prefetched:
+        raw, keys = batch_reads.take_prefetched(settings().tables.products, keys, keep=True)
+        rows = [from_item(row) or {} for row in raw]
+    from_batch = len(keys) < len(skus)
+    if keys:
+        rows.extend(_batch_get(keys, "product rows"))
+    return {str(row["ProductId"]): int(row.get("Qty", 0)) for row in rows}, from_batch
+
+
+def prefetch(record: StreamRecord) -> list[tuple[str, dict[str, Any]]]:
+    """The rows `_precheck` will read for a record that reserves: the order and the stock of
+    its skus (run_batch reads them for the whole batch in one BatchGetItem)."""
+    new = record.new or {}
+    if not _reserves(record) or not (idempotency_enabled() and PRECHECK):
+        return []
+    table = settings().tables.products
+    return [orders.order_key(str(new["OrderId"]))] + [
+        (table, _product_key(sku)) for sku in sorted(orders.order_items(new))]
 
 
 def _precheck(order_id: str, items: dict[str, int]) -> tuple[str | None, list[str]]:
@@ -179,13 +206,21 @@ def _precheck(order_id: str, items: dict[str, int]) -> tuple[str | None, list[st
     'out_of_stock' (with the short skus) when a product lacks the stock, None to go ahead.
 
     Only an optimisation: a redelivery or an obvious shortage then costs reads instead of a
-    cancelled transaction (which consumes write capacity on AWS, and on moto restores a
-    whole-table snapshot); the transaction's conditions remain the guard against races."""
+    cancelled transaction (which consumes write capacity on AWS); the transaction's
+    conditions remain the guard against races. The rows may come from the batch's prefetch,
+    read when the invocation started (batch_reads): a status no longer PENDING then stays so
+    (it never returns to PENDING), and stock read too high only lets the transaction's Qty
+    condition decide, as a concurrent reservation would; stock read too low (an earlier record
+    of the batch released some) could cancel an order that fits, so a shortage seen in
+    prefetched rows is read again before it cancels anything."""
     current = orders.get_order(order_id)
     if current is None or current.get("Status") != orders.PENDING:
         return "already", []
-    stock = _stock(sorted(items))
+    stock, from_batch = _stock(sorted(items))
     short = sorted(sku for sku, qty in items.items() if stock.get(sku, -1) < qty)
+    if short and from_batch:
+        stock, _ = _stock(sorted(items), prefetched=False)
+        short = sorted(sku for sku, qty in items.items() if stock.get(sku, -1) < qty)
     return ("out_of_stock" if short else None), short
 
 
@@ -239,11 +274,17 @@ def release(order: dict[str, Any], ctx: RecordContext) -> str:
     raise RuntimeError(f"release of order {order_id} cancelled: {codes}")
 
 
+def _reserves(record: StreamRecord) -> bool:
+    """The order became PENDING: its stock is to be reserved."""
+    new = record.new or {}
+    return (record.event_name in ("INSERT", "MODIFY") and new.get("Status") == orders.PENDING
+            and record.old_value("Status") != orders.PENDING)
+
+
 def process(ctx: RecordContext) -> None:
     record = ctx.record
     new = record.new or {}
-    if (record.event_name in ("INSERT", "MODIFY") and new.get("Status") == orders.PENDING
-            and record.old_value("Status") != orders.PENDING):
+    if _reserves(record):
         reserve(new, ctx)
     elif (record.event_name == "MODIFY" and new.get("Status") == orders.CANCELLED
           and record.old_value("Status") != orders.CANCELLED):
@@ -252,4 +293,4 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (orders stream)."""
-    return run_batch(event, FUNCTION_NAME, process)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)

@@ -23,8 +23,8 @@ from typing import Any
 
 from reference_app.clock import now_s
 from reference_app.ddb import cancellation_codes, from_item, is_condition_failure, to_attr
-from reference_app.handlers import orders
-from reference_app.handlers.common import RecordContext, aws, run_batch, settings
+from reference_app.handlers import batch_reads, orders
+from reference_app.handlers.common import RecordContext, StreamRecord, aws, run_batch, settings
 from reference_app.metrics import CART_OCC_CONFLICTS
 
 FUNCTION_NAME = "shop-order-completion"
@@ -36,10 +36,28 @@ class CartBusy(RuntimeError):
     """The cart's OCC condition kept failing; the record is retried by the stream."""
 
 
+def _cart_key(cart_id: str) -> tuple[str, dict[str, Any]]:
+    return settings().tables.carts, {"CartId": {"S": cart_id}}
+
+
 def _get_cart(cart_id: str) -> dict[str, Any] | None:
-    answer = aws("dynamodb").get_item(
-        TableName=settings().tables.carts, Key={"CartId": {"S": cart_id}}, ConsistentRead=True)
-    return from_item(answer.get("Item"))
+    """The cart, read consistently: the batch's prefetched row the first time (batch_reads),
+    then GetItem. A prefetched cart that no longer checks out the order never will again (a
+    cart takes a new OrderId only after this one is committed or rolled back); one that
+    still does is written under its version, and a stale version is an OCC retry that reads
+    again."""
+    return from_item(batch_reads.consistent_item(aws("dynamodb"), *_cart_key(cart_id)))
+
+
+def prefetch(record: StreamRecord) -> list[tuple[str, dict[str, Any]]]:
+    """The cart a PAID or CANCELLED order's step reads (run_batch reads them for the batch in
+    one BatchGetItem)."""
+    new = record.new or {}
+    if record.event_name != "MODIFY" or new.get("Status") not in (orders.PAID, orders.CANCELLED):
+        return []
+    if record.old_value("Status") == new.get("Status"):
+        return []
+    return [_cart_key(str(new["Owner"]))]
 
 
 def _cart_update(cart: dict[str, Any], order_id: str, commit: bool) -> dict[str, Any]:
@@ -154,4 +172,4 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (orders stream)."""
-    return run_batch(event, FUNCTION_NAME, process)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)

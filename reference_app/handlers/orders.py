@@ -8,6 +8,7 @@ from typing import Any
 from reference_app import cloudwatch as cw
 from reference_app.clock import now_s
 from reference_app.ddb import from_item, is_condition_failure, to_attr
+from reference_app.handlers import batch_reads
 from reference_app.handlers.common import aws, count_metric, settings
 from reference_app.metrics import ORDERS
 
@@ -52,11 +53,15 @@ def order_items(order: dict[str, Any]) -> dict[str, int]:
     return totals
 
 
+def order_key(order_id: str) -> tuple[str, dict[str, Any]]:
+    """(table, key) of the order row, as a handler's prefetch names it (batch_reads)."""
+    return settings().tables.orders, {"OrderId": {"S": order_id}}
+
+
 def get_order(order_id: str) -> dict[str, Any] | None:
-    """The order row, read consistently (None when it does not exist)."""
-    answer = aws("dynamodb").get_item(
-        TableName=settings().tables.orders, Key={"OrderId": {"S": order_id}}, ConsistentRead=True)
-    return from_item(answer.get("Item"))
+    """The order row, read consistently (None when it does not exist): the batch's prefetched
+    row the first time it is asked for in an invocation, else GetItem (batch_reads)."""
+    return from_item(batch_reads.consistent_item(aws("dynamodb"), *order_key(order_id)))
 
 
 def status_update(order_id: str, to_status: str, expected: str | None,

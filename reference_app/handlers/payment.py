@@ -28,7 +28,13 @@ from typing import Any
 import requests
 
 from reference_app.handlers import orders
-from reference_app.handlers.common import RecordContext, on_reset, run_batch, settings
+from reference_app.handlers.common import (
+    RecordContext,
+    StreamRecord,
+    on_reset,
+    run_batch,
+    settings,
+)
 from reference_app.http_client import ServiceClient
 from reference_app.metrics import PAYMENT_DURATION
 
@@ -86,7 +92,13 @@ def _payment_key(order: dict[str, Any]) -> str:
 
 
 def capture(order_id: str, ctx: RecordContext) -> str:
-    """Capture and mark PAID; returns 'paid', 'failed' or 'skipped'."""
+    """Capture and mark PAID; returns 'paid', 'failed' or 'skipped'.
+
+    The order may be the batch's prefetched row, read when the invocation started
+    (batch_reads): a status that is no longer RESERVED never returns to it, so 'skipped' stays
+    right; an order cancelled after that read is captured, as one cancelled between the read
+    and the capture always could be: its PAID transition then fails its condition, and the
+    CANCELLED record that follows on the stream refunds the capture (rollback)."""
     current = orders.get_order(order_id)
     if current is None or current.get("Status") != orders.RESERVED:
         status = current.get("Status") if current else "missing"
@@ -148,12 +160,25 @@ def rollback(order: dict[str, Any], ctx: RecordContext) -> str:
     return "refused"
 
 
+def _captures(record: StreamRecord) -> bool:
+    """The order became RESERVED: its payment is to be captured."""
+    return (record.event_name == "MODIFY" and record.new is not None
+            and record.new.get("Status") == orders.RESERVED
+            and record.old_value("Status") != orders.RESERVED)
+
+
+def prefetch(record: StreamRecord) -> list[tuple[str, dict[str, Any]]]:
+    """The order row `capture` reads (run_batch reads them for the batch in one
+    BatchGetItem)."""
+    return [orders.order_key(str((record.new or {})["OrderId"]))] if _captures(record) else []
+
+
 def process(ctx: RecordContext) -> None:
     record = ctx.record
     if record.event_name != "MODIFY" or not record.new:
         return
     status, before = record.new.get("Status"), record.old_value("Status")
-    if status == orders.RESERVED and before != orders.RESERVED:
+    if _captures(record):
         capture(str(record.new["OrderId"]), ctx)
     elif status == orders.CANCELLED and before != orders.CANCELLED:
         rollback(record.new, ctx)
@@ -161,4 +186,4 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (orders stream)."""
-    return run_batch(event, FUNCTION_NAME, process)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)

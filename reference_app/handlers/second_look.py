@@ -40,6 +40,7 @@ from prometheus_client import Counter
 
 from reference_app.config import Settings
 from reference_app.ddb import from_item
+from reference_app.handlers import batch_reads
 from reference_app.handlers.common import (
     RecordContext,
     StreamRecord,
@@ -143,10 +144,25 @@ def queue_url() -> str:
 
 
 def _order(order_id: str) -> dict[str, Any]:
-    answer = aws("dynamodb").get_item(
-        TableName=settings().tables.orders, Key={"OrderId": {"S": order_id}},
-        ProjectionExpression="#o, CorrelationId", ExpressionAttributeNames={"#o": "Owner"})
-    return from_item(answer.get("Item")) or {}
+    """The order's Owner and CorrelationId (neither ever changes): the batch's prefetched row
+    (batch_reads), else a projected GetItem."""
+    table, key = settings().tables.orders, {"OrderId": {"S": order_id}}
+    found, row = batch_reads.take(table, key)
+    if not found:
+        row = aws("dynamodb").get_item(
+            TableName=table, Key=key, ProjectionExpression="#o, CorrelationId",
+            ExpressionAttributeNames={"#o": "Owner"}).get("Item")
+    return from_item(row) or {}
+
+
+def prefetch(record: StreamRecord) -> list[tuple[str, dict[str, Any]]]:
+    """The order `evaluate` reads for a capture whose payment row names no shopper (run_batch
+    reads them for the batch in one BatchGetItem)."""
+    new = record.new or {}
+    if not is_capture(record) or new.get("ShopperId"):
+        return []
+    order_id = str(new.get("OrderId") or new["IdempotencyKey"])
+    return [(settings().tables.orders, {"OrderId": {"S": order_id}})]
 
 
 def _publish_metric(reasons: list[str]) -> None:
@@ -208,4 +224,4 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (payments stream)."""
-    return run_batch(event, FUNCTION_NAME, process)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)

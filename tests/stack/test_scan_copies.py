@@ -4,6 +4,7 @@ and answers exactly what moto answers."""
 from __future__ import annotations
 
 import copy
+import inspect
 import random
 from typing import Any
 
@@ -49,9 +50,10 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> Any:
     import moto.dynamodb.models.table as table_module
     from moto.dynamodb.models.table import Table
 
-    monkeypatch.setattr(Table, "scan", Table.scan)
-    monkeypatch.setattr(table_module, "copy", table_module.copy)
-    original = Table.scan
+    # Another test in this worker may have installed the fixes already: start from moto's own.
+    original = inspect.unwrap(Table.scan)
+    monkeypatch.setattr(Table, "scan", original)
+    monkeypatch.setattr(table_module, "copy", copy)
     moto_dynamodb_fixes._install_scan(Table)
     fixed = Table.scan
 

@@ -44,7 +44,8 @@ def flags(settings: Settings) -> FaultFlags:
     if _flags is None:
         with _lock:
             if _flags is None:
-                _flags = FaultFlags(lambda: plain_client("ssm", settings))
+                # re-read off the request path; a request never waits for SSM
+                _flags = FaultFlags(lambda: plain_client("ssm", settings), background=True)
     return _flags
 
 
@@ -65,6 +66,7 @@ def install_service_faults(app: Any, service: str, settings: Settings) -> None:
     from reference_app.errors import ApiError, error_response
 
     target = f"service/{service}"
+    flags(settings).warm()  # the SSM client and first read before the first request
 
     @app.before_request
     def _inject() -> Any:

@@ -192,6 +192,12 @@ class FaultFlags:
     `ssm_client_factory` builds an SSM client lazily (first use), so importing or constructing
     this costs nothing when no fault is ever set. SSM read errors keep the last good snapshot
     (expiry still applies to it) and are logged.
+
+    With `background=True` (the shop's services) a stale snapshot is re-read by a daemon
+    thread while the caller answers from the snapshot it has, so no request ever waits for
+    SSM after the first read; `warm()` makes that first read (and builds the client) at start,
+    before any request. Without it (tests, CLIs) the reader that finds the snapshot stale
+    re-reads it itself, so a flag just written is seen at once with `refresh_s=0`.
     """
 
     def __init__(
@@ -200,8 +206,10 @@ class FaultFlags:
         refresh_s: float = 1.0,
         prefix: str = PARAMETER_PREFIX,
         clock: Callable[[], float] = time.time,
+        background: bool = False,
     ) -> None:
         self._factory = ssm_client_factory
+        self.background = background
         self._client: Any = None
         self.refresh_s = refresh_s
         self.prefix = prefix.rstrip("/") + "/"
@@ -238,14 +246,36 @@ class FaultFlags:
         first = self._loaded_at == float("-inf")
         if not self._lock.acquire(blocking=first):
             return self._snapshot  # someone else is re-reading: the snapshot is recent enough
-        try:
-            if self._clock() - self._loaded_at >= self.refresh_s:
-                try:
-                    self._snapshot = self._load()
-                except Exception as exc:  # noqa: BLE001 - a flag read must never break a request
-                    log.warning("could not read fault flags under %s: %s", self.prefix, exc)
-                self._loaded_at = self._clock()
+        if self.background and not first:
+            # the lock passes to the refresher thread, which releases it when done
+            threading.Thread(target=self._refresh_then_release, name="fault-flags",
+                             daemon=True).start()
             return self._snapshot
+        try:
+            self._refresh()
+            return self._snapshot
+        finally:
+            self._lock.release()
+
+    def warm(self) -> threading.Thread:
+        """Build the client and make the first read on a daemon thread (a service's start), so
+        the first request finds the flags read; returns the thread."""
+        thread = threading.Thread(target=self._flags, name="fault-flags-warm", daemon=True)
+        thread.start()
+        return thread
+
+    def _refresh(self) -> None:
+        """Re-read the flags if still stale; the caller holds the lock."""
+        if self._clock() - self._loaded_at >= self.refresh_s:
+            try:
+                self._snapshot = self._load()
+            except Exception as exc:  # noqa: BLE001 - a flag read must never break a request
+                log.warning("could not read fault flags under %s: %s", self.prefix, exc)
+            self._loaded_at = self._clock()
+
+    def _refresh_then_release(self) -> None:
+        try:
+            self._refresh()
         finally:
             self._lock.release()
 

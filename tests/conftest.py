@@ -120,6 +120,17 @@ class RunningStack:
         return self.proc.returncode
 
 
+# Every stack start_stack started, so that the session stops any a test left running (a
+# leaked stack would load the machine for every test after it).
+_STARTED: list[RunningStack] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for stack in _STARTED:
+        if stack.proc.poll() is None:
+            stack.stop()
+
+
 def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> RunningStack:
     state_dir = tmp / "gameday-state"
     log_path = tmp / "gameday-up.log"
@@ -131,6 +142,7 @@ def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Ru
         env={**os.environ, **(env or {})},
     )
     stack = RunningStack(proc, state_dir, log_path)
+    _STARTED.append(stack)
 
     def ready() -> bool:
         if proc.poll() is not None:

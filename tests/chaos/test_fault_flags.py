@@ -226,3 +226,48 @@ def test_a_slow_refresh_does_not_hold_other_readers() -> None:
     assert not stuck, "a reader waited for another thread's SSM refresh"
     assert answers and answers[0] is not None and answers[0].fault == "service-error"
     assert calls["n"] == 2
+
+
+def test_background_refresh_never_holds_the_request_thread() -> None:
+    """The shop's services re-read a stale snapshot on a daemon thread: the request that finds
+    it stale answers from the snapshot at once (on the old main that request made the SSM call
+    itself, once a second per process, a tail-latency spike under load)."""
+    import threading
+
+    value = {"Parameters": [{"Name": "/gameday/faults/service/payments", "Value": json.dumps(
+        {"fault_id": "f-2", "fault": "service-latency", "delay_ms": 5, "rate": 1.0,
+         "expires_at": time.time() + 60})}]}
+    in_load, release = threading.Event(), threading.Event()
+    made, calls = [], {"n": 0}
+
+    class SlowSSM:
+        def get_parameters_by_path(self, **_kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] > 1:
+                in_load.set()
+                release.wait(30)
+            return value
+
+    def factory() -> SlowSSM:
+        made.append(threading.current_thread().name)
+        return SlowSSM()
+
+    now = [0.0]
+    flags = FaultFlags(factory, refresh_s=1.0, clock=lambda: now[0], background=True)
+    flags.warm().join(10)
+    assert made == ["fault-flags-warm"] and calls["n"] == 1  # built and read before any request
+    now[0] = 5.0
+    answers: list[Any] = []
+    caller = threading.Thread(target=lambda: answers.append(flags.active("service/payments")))
+    caller.start()
+    caller.join(10)
+    stuck = caller.is_alive()
+    assert in_load.wait(10), "the stale snapshot was not re-read"
+    release.set()
+    assert not stuck, "the request thread waited for the SSM refresh"
+    assert answers and answers[0] is not None and answers[0].fault == "service-latency"
+    wait_for = time.monotonic() + 10
+    while calls["n"] < 2 or flags._lock.locked():
+        assert time.monotonic() < wait_for, "the refresher never finished"
+        time.sleep(0.01)
+    assert flags.active("service/payments") is not None and calls["n"] == 2  # fresh again

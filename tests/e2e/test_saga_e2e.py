@@ -86,9 +86,13 @@ def redeliver_everything(stack: RunningStack) -> None:
 
 def run_saga(tmp_path: Path, env: dict[str, str] | None = None) -> tuple[RunningStack, list]:
     stack = start_stack(tmp_path, "--replace-delay", "0.3", env=env)
-    orders = place_orders(stack, 8)
-    wait_until(lambda: all(s in TERMINAL for s in statuses(stack, orders)), 60,
-               what="every order to reach a terminal state")
+    try:
+        orders = place_orders(stack, 8)
+        wait_until(lambda: all(s in TERMINAL for s in statuses(stack, orders)), 60,
+                   what="every order to reach a terminal state")
+    except BaseException:
+        stack.stop()  # a failed start leaks no stack into the tests that follow
+        raise
     return stack, orders
 
 

@@ -193,10 +193,11 @@ class FaultFlags:
     this costs nothing when no fault is ever set. SSM read errors keep the last good snapshot
     (expiry still applies to it) and are logged.
 
-    With `background=True` (the shop's services) a stale snapshot is re-read by a daemon
-    thread while the caller answers from the snapshot it has, so no request ever waits for
-    SSM after the first read; `warm()` makes that first read (and builds the client) at start,
-    before any request. Without it (tests, CLIs) the reader that finds the snapshot stale
+    With `background=True` (the shop's services) a snapshot that went stale within the last
+    period is re-read by a daemon thread while the caller answers from it, so under steady
+    traffic no request waits for SSM; after a quiet spell the first caller re-reads (a fault
+    set meanwhile acts on it). `warm()` makes the first read (and builds the client) at
+    start, before any request. Without it (tests, CLIs) the reader that finds the snapshot stale
     re-reads it itself, so a flag just written is seen at once with `refresh_s=0`.
     """
 
@@ -241,12 +242,16 @@ class FaultFlags:
         length of one SSM round trip each second (up to its 2 s timeout when the endpoint is
         slow): a latency spike for the whole replica once a second.
         """
-        if self._clock() - self._loaded_at < self.refresh_s:
+        age = self._clock() - self._loaded_at
+        if age < self.refresh_s:
             return self._snapshot
         first = self._loaded_at == float("-inf")
         if not self._lock.acquire(blocking=first):
             return self._snapshot  # someone else is re-reading: the snapshot is recent enough
-        if self.background and not first:
+        if self.background and age < 2 * self.refresh_s:
+            # Steady traffic: this snapshot is at most two periods old. After a quiet spell
+            # (a request every few seconds) it could be as old as that spell, and the first
+            # request would act on a fault long set or long expired: that request re-reads.
             # the lock passes to the refresher thread, which releases it when done
             threading.Thread(target=self._refresh_then_release, name="fault-flags",
                              daemon=True).start()

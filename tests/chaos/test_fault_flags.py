@@ -256,7 +256,7 @@ def test_background_refresh_never_holds_the_request_thread() -> None:
     flags = FaultFlags(factory, refresh_s=1.0, clock=lambda: now[0], background=True)
     flags.warm().join(10)
     assert made == ["fault-flags-warm"] and calls["n"] == 1  # built and read before any request
-    now[0] = 5.0
+    now[0] = 1.5  # stale within the last period: steady traffic
     answers: list[Any] = []
     caller = threading.Thread(target=lambda: answers.append(flags.active("service/payments")))
     caller.start()
@@ -271,3 +271,17 @@ def test_background_refresh_never_holds_the_request_thread() -> None:
         assert time.monotonic() < wait_for, "the refresher never finished"
         time.sleep(0.01)
     assert flags.active("service/payments") is not None and calls["n"] == 2  # fresh again
+
+
+def test_after_a_quiet_spell_the_first_request_reads_the_flags_it_acts_on(ssm: Any) -> None:
+    """A service that saw no request for a while must not act on its old snapshot: a payments
+    replica seeing a checkout every few seconds would miss the first seconds of every fault
+    (the breaker under a service-error fault then opened late or not at all)."""
+    now = [0.0]
+    flags = FaultFlags(lambda: ssm, refresh_s=1.0, clock=lambda: now[0] + time.time(),
+                       background=True)
+    flags.warm().join(10)
+    assert flags.active("service/payments") is None
+    _put(ssm, "service/payments", fault="service-error")
+    now[0] = 3.0  # three periods without a request
+    assert flags.active("service/payments") is not None

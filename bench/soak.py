@@ -20,10 +20,12 @@ settle (nothing in flight), runs `gameday audit`, and prints:
   loadtests.soak, defined there;
 - whether every order settled and the audit is clean.
 
-With `--capacity`, the users are `--fraction` (default 0.6) of the knee's users of a
-`gameday load --find-capacity` run. Writes `soak.json` (everything above) and the load's own
-reports (`load/`) into --out. Prints numbers; exits 1 only when an order did not settle or the
-audit found a problem, 2 on a setup error.
+With `--capacity`, the load is paced (`--rate`, loadtests.pacing) at `--fraction` (default
+0.6) of the knee's requests per second of a `gameday load --find-capacity` run, carried by the
+knee's users. (A fraction of the knee's *users* is not a fraction of its load: with think
+time, 60 % of 160 users still asked for ~95 % of the knee's req/s.) Writes `soak.json`
+(everything above) and the load's own reports (`load/`) into --out. Prints numbers; exits 1
+only when an order did not settle or the audit found a problem, 2 on a setup error.
 """
 
 from __future__ import annotations
@@ -211,13 +213,15 @@ def run_load(state_dir: Path, out: Path, users: int, duration_s: float, bucket: 
         log.close()
 
 
-def users_from(args: argparse.Namespace) -> int:
+def load_from(args: argparse.Namespace) -> tuple[int, float | None]:
+    """(users, paced req/s or None): --users unpaced, or the knee's users paced at
+    --fraction of the knee's req/s."""
     if args.capacity is None:
-        return args.users
+        return args.users, None
     knee = json.loads(args.capacity.read_text()).get("knee")
     if not knee:
         raise SystemExit(f"{args.capacity}: the capacity search found no knee")
-    return max(1, round(knee["users"] * args.fraction))
+    return max(1, int(knee["users"])), round(float(knee["rps"]) * args.fraction, 1)
 
 
 def pct(value: float | None) -> str:
@@ -264,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="use this running stack (default: start a private one)")
     parser.add_argument("--users", type=int, default=20, help="steady users (default 20)")
     parser.add_argument("--capacity", type=Path, default=None,
-                        help="capacity.json of a --find-capacity run: users = fraction x knee")
+                        help="capacity.json of a --find-capacity run: the knee's users paced at "
+                             "--fraction x its req/s")
     parser.add_argument("--fraction", type=float, default=0.6)
     parser.add_argument("--bucket", default="60s", help="bucket span (default 60s)")
     parser.add_argument("--sample-every", type=float, default=None,
@@ -284,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     extra = list(args.locust_args or [])
     if extra[:1] == ["--"]:
         extra = extra[1:]
-    users = users_from(args)
+    users, rate = load_from(args)
+    if rate is not None:
+        extra = ["--rate", str(rate), *extra]
     out = (args.out or REPO / "reports" / time.strftime("soak-%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
 
@@ -308,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         shape = summary.get("shape") or {}
         settle = wait_settled(state_dir, args.settle_timeout)
         result = {
-            "minutes": args.minutes, "users": users, "bucket_s": bucket_s,
+            "minutes": args.minutes, "users": users, "paced_rps": rate, "bucket_s": bucket_s,
             "stack": {"started_here": stack is not None, "state_dir": str(state_dir),
                       "pids": pids},
             "load_exit_code": code, "total": summary.get("total"),

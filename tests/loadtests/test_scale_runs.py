@@ -122,11 +122,16 @@ def test_two_workers_add_up_on_the_master(stack: RunningStack, tmp_path: Path) -
 
 
 def test_soak_bench_at_a_tiny_size(tmp_path: Path) -> None:
+    # a knee of 4 users at 20 req/s: the soak paces half of its req/s with its 4 users
+    capacity = tmp_path / "capacity.json"
+    capacity.write_text(json.dumps({"knee": {"users": 4, "rps": 20.0}}))
     code, output = run([sys.executable, str(REPO / "bench" / "soak.py"), "--minutes", "0.4",
-                        "--bucket", "8s", "--users", "4", "--sample-every", "2",
-                        "--settle-timeout", "60", "--out", str(tmp_path), "--", *THINK],
-                       timeout_s=240)
+                        "--bucket", "8s", "--capacity", str(capacity), "--fraction", "0.5",
+                        "--sample-every", "2", "--settle-timeout", "60",
+                        "--out", str(tmp_path), "--", *THINK], timeout_s=240)
     result: dict[str, Any] = json.loads((tmp_path / "soak.json").read_text())
+    assert result["paced_rps"] == 10.0 and result["users"] == 4
+    assert 0 < result["total"]["rps"] <= 10.0 * 1.2, result["total"]  # paced, not flat out
     # it started a stack of its own, and stopped every process of it
     assert result["stack"]["started_here"] and len(result["stack"]["pids"]) >= 8
     assert not [pid for pid in result["stack"]["pids"] if psutil.pid_exists(pid)]

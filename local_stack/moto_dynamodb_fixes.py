@@ -101,21 +101,28 @@ def _serialised(method: Any) -> Any:
 
 # -- 2 and 3: transactions roll back the items they touched, not whole tables ---------------
 
-class _TableCopyOff(threading.local):
-    """Stands in for the ``copy`` module inside ``moto.dynamodb.models``: while ``active`` (on
-    this thread, inside our TransactWriteItems), ``deepcopy(table)`` returns the table itself;
-    everything else is the real ``copy``."""
+class _CopyExcept(threading.local):
+    """Stands in for the ``copy`` module inside a moto module: while ``active`` (on this
+    thread, inside one of our wrappers), ``deepcopy`` of an instance of the subclass's
+    ``skip`` class returns the object itself; everything else is the real ``copy``. (A class
+    attribute, not an instance one: a thread-local instance's attributes are per thread.)"""
 
     active = False
-    table_cls: type | None = None  # moto's Table, set by _install_transactions
+    skip: type | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
-        if self.active and self.table_cls is not None and isinstance(obj, self.table_cls):
+        skip = type(self).skip
+        if self.active and skip is not None and isinstance(obj, skip):
             return obj
         return copy.deepcopy(obj, memo)
+
+
+class _TableCopyOff(_CopyExcept):
+    """In ``moto.dynamodb.models``, inside our TransactWriteItems: a ``Table`` is not copied
+    (``skip`` set by _install_transactions)."""
 
 
 _TABLE_COPY = _TableCopyOff()
@@ -218,7 +225,7 @@ def _install_transactions(backend_cls: Any) -> None:
         raise MotoHookNotFound("moto.dynamodb.models no longer uses the copy module as `copy`")
     from moto.dynamodb.models.table import Table
 
-    _TableCopyOff.table_cls = Table
+    _TableCopyOff.skip = Table
     models.copy = _TABLE_COPY  # type: ignore[attr-defined]
     backend_cls.transact_write_items = _item_rollback(method)
 
@@ -265,20 +272,9 @@ def _install_query(table_cls: Any) -> None:
 
 # -- 6: Scan copies the items that pass the filter, not every item ------------------------------
 
-class _ItemCopyOff(threading.local):
-    """Stands in for the ``copy`` module inside ``moto.dynamodb.models.table``: while
-    ``active`` (on this thread, inside our Scan), ``deepcopy(item)`` returns the item itself."""
-
-    active = False
-    item_cls: type | None = None  # moto's Item, set by _install_scan
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(copy, name)
-
-    def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
-        if self.active and self.item_cls is not None and isinstance(obj, self.item_cls):
-            return obj
-        return copy.deepcopy(obj, memo)
+class _ItemCopyOff(_CopyExcept):
+    """In ``moto.dynamodb.models.table``, inside our Scan: an ``Item`` is not copied (``skip``
+    set by _install_scan)."""
 
 
 _ITEM_COPY = _ItemCopyOff()
@@ -326,7 +322,7 @@ def _install_scan(table_cls: Any) -> None:
                                "local_stack/moto_dynamodb_fixes.py (scan copies)")
     if getattr(table_module, "copy", None) is not copy:
         raise MotoHookNotFound("moto.dynamodb.models.table no longer uses the copy module")
-    _ItemCopyOff.item_cls = Item
+    _ItemCopyOff.skip = Item
     table_module.copy = _ITEM_COPY  # type: ignore[attr-defined]
     table_cls.scan = _scan_copies_survivors(method)
 

@@ -1,5 +1,6 @@
-"""DynamoDB helpers: plain-Python <-> attribute-value conversion, a paginated scan, stored
-timestamps as epoch seconds, and error classification.
+"""DynamoDB helpers: plain-Python <-> attribute-value conversion, a paginated scan, a
+BatchGetItem that asks again for unprocessed keys, stored timestamps as epoch seconds, and
+error classification.
 
 Numbers come back from DynamoDB as Decimal; the shop only stores integers (cents, counts,
 versions, epoch seconds/ms), so they are turned into int here (a non-integral value stays a
@@ -8,7 +9,8 @@ float).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +61,28 @@ def scan_items(client: Any, table: str, **extra: Any) -> Iterator[dict[str, Any]
         if not page.get("LastEvaluatedKey"):
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def batch_get(client: Any, request: dict[str, Any], attempts: int,
+              pause_s: Callable[[int], float]) -> tuple[dict[str, list[dict[str, Any]]],
+                                                     dict[str, Any], int]:
+    """BatchGetItem `request` (its RequestItems), asking again for the keys DynamoDB left
+    unprocessed, at most `attempts` requests, sleeping `pause_s(attempt)` between two.
+    Returns (raw items by table, what is still unprocessed ({} when every key was answered),
+    requests made)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    made = 0
+    for attempt in range(attempts):
+        made += 1
+        answer = client.batch_get_item(RequestItems=request)
+        for table, items in (answer.get("Responses") or {}).items():
+            found.setdefault(table, []).extend(items)
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            break
+        if attempt + 1 < attempts:
+            time.sleep(pause_s(attempt))
+    return found, request, made
 
 
 def epoch_s(value: Any) -> float | None:

@@ -252,7 +252,7 @@ class FaultFlags:
             # Steady traffic: this snapshot is at most two periods old. After a quiet spell
             # (a request every few seconds) it could be as old as that spell, and the first
             # request would act on a fault long set or long expired: that request re-reads.
-            # the lock passes to the refresher thread, which releases it when done
+            # Here the lock passes to the refresher thread, which releases it when done.
             threading.Thread(target=self._refresh_then_release, name="fault-flags",
                              daemon=True).start()
             return self._snapshot

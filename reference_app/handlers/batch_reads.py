@@ -33,10 +33,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
+
+from reference_app.ddb import batch_get
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +81,15 @@ class BatchReads:
             names.setdefault(table, sorted(key))
             request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
         asked = {_ident(table, key) for table, key in chunk}
+        answered, left, made = batch_get(client, request, UNPROCESSED_ATTEMPTS,
+                                         lambda attempt: 0.05 * (attempt + 1))
+        self.requests += made
         found: dict[_Ident, dict[str, Any]] = {}
-        for attempt in range(UNPROCESSED_ATTEMPTS):
-            self.requests += 1
-            answer = client.batch_get_item(RequestItems=request)
-            for table, rows in (answer.get("Responses") or {}).items():
-                for row in rows:
-                    key = {name: row[name] for name in names.get(table, ()) if name in row}
-                    found[_ident(table, key)] = row
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(0.05 * (attempt + 1))
-        unprocessed = {_ident(table, key) for table, spec in request.items()
+        for table, rows in answered.items():
+            for row in rows:
+                key = {name: row[name] for name in names.get(table, ()) if name in row}
+                found[_ident(table, key)] = row
+        unprocessed = {_ident(table, key) for table, spec in left.items()
                        for key in spec.get("Keys", [])}
         for ident in asked - unprocessed:
             self._rows[ident] = found.get(ident)

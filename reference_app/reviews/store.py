@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reference_app.clock import now_ms
-from reference_app.ddb import cancellation_codes, from_item, to_attr, to_item
+from reference_app.ddb import batch_get, cancellation_codes, from_item, to_attr, to_item
 from reference_app.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -137,19 +137,12 @@ class ReviewStore:
             self.products_table: {"Keys": [product_key], "ProjectionExpression": "ProductId"},
             self.table: {"Keys": [like_key, counts_key], "ConsistentRead": True},
         }
-        rows: dict[str, list[dict[str, Any]]] = {self.products_table: [], self.table: []}
-        for attempt in range(BATCH_ATTEMPTS):
-            answer = self.ddb.batch_get_item(RequestItems=request)
-            for table, items in answer.get("Responses", {}).items():
-                rows.setdefault(table, []).extend(items)
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(BACKOFF_BASE_S * 2 ** attempt)
-        else:
+        rows, unprocessed, _ = batch_get(self.ddb, request, BATCH_ATTEMPTS,
+                                         lambda attempt: BACKOFF_BASE_S * 2 ** attempt)
+        if unprocessed:
             return None
-        product = bool(rows[self.products_table])
-        by_item = {row["ItemId"]["S"]: row for row in rows[self.table]}
+        product = bool(rows.get(self.products_table))
+        by_item = {row["ItemId"]["S"]: row for row in rows.get(self.table, [])}
         counts = from_item(by_item.get(COUNTS)) or {}
         return product, item_id in by_item, {"reviews": int(counts.get("Reviews", 0)),
                                              "likes": int(counts.get("Likes", 0))}

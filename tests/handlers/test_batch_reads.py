@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from reference_app import ddb
 from reference_app.audit import audit
 from reference_app.handlers import (
     batch_reads,
@@ -187,7 +188,7 @@ def _key(ident: str) -> tuple[str, dict[str, Any]]:
 
 def test_batch_reads_hand_each_row_out_once_then_read_again(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch_reads.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(ddb.time, "sleep", lambda _s: None)  # batch_get's pauses
     fake = FakeDynamo({f"k{i}": _row(f"k{i}", i) for i in range(150)}, hold_back={"k7"})
     wanted = [_key(f"k{i}") for i in range(150)] + [_key("gone"), _key("k3")]
     with batch_reads.scope(fake, wanted) as reads:

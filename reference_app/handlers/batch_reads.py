@@ -18,7 +18,9 @@ Freshness, and why every user tolerates it:
   invocation (the same order twice, an OCC retry) goes to DynamoDB. Rows several records
   share (a product's stock) are kept for all of them (`keep`) until the invocation writes
   them (`forget`). A row from the batch can therefore be stale only by the writes of earlier
-  records of this invocation (and of concurrent writers, as any read can). The handlers only
+  records of this invocation, of the records of other keys it runs beside (run_batch's
+  `concurrency`; records that write a common row run in order), and of concurrent writers, as
+  any read can. The handlers only
   act on such a row where a stale answer is harmless: a status that has moved on never
   comes back (AUTHORIZING -> PENDING -> RESERVED -> PAID -> COMPLETED or CANCELLED), and
   every write keeps its condition (the order's status, the cart's version, the stock), so a

@@ -14,20 +14,38 @@ the exception is re-raised (the whole batch is retried and the invocation counts
 *Error*, which is what the jam alarm watches); otherwise the failed record and every later one
 are returned as `batchItemFailures`, so an event source mapping with `ReportBatchItemFailures`
 checkpoints the processed prefix and retries from the failed record. Every handler is
-idempotent, so retried records are harmless. The rows a batch's records will read are read
-before the first record, in one consistent BatchGetItem (`prefetch`, see `batch_reads`). A
-heartbeat record is acknowledged and counted (`ConsumerHeartbeats`, the consumer's liveness
-for the silent-consumer alarms).
+idempotent, so retried records are harmless.
+
+With `concurrency` > 1 (the saga's handlers: `record_concurrency()`, SHOP_HANDLER_CONCURRENCY,
+default 10 = the mappings' BatchSize) the records of a batch are grouped by their item key
+(the stream's partition key, e.g. one order; also by what else they write, `shares`: the
+inventory's records of orders with a sku in common keep their order, so a release still
+comes before the next reservation of that stock) and up to that many groups run at once on a
+thread pool; a group runs its records in stream order and stops at its first failure, so no
+record of a key ever runs before an earlier record of the same key, as with Lambda's
+ParallelizationFactor. The answer is the same as in order: the earliest failed record decides
+(re-raised if it is the batch's first, else it and every later record are batch item
+failures); records of other keys after it may have run already, and run again when the stream
+retries them (idempotent, as above). Why: each saga step waits on round trips (DynamoDB, the
+payments capture); run one after another, a lane drained at the rate of that latency, not of
+the machine (bench/README.md, "Checkout saga"). 1 keeps the strictly sequential path.
+
+The rows a batch's records will read are read before the first record, in one consistent
+BatchGetItem (`prefetch`, see `batch_reads`). A heartbeat record is acknowledged and counted
+(`ConsumerHeartbeats`, the consumer's liveness for the silent-consumer alarms).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,6 +127,27 @@ def env_int(name: str, default: int) -> int:
     """An integer env var (an unset or empty variable gives `default`)."""
     raw = os.environ.get(name, "")
     return int(raw) if raw.strip() else default
+
+
+CONCURRENCY_ENV = "SHOP_HANDLER_CONCURRENCY"
+DEFAULT_CONCURRENCY = 10  # the saga mappings' BatchSize (local_stack/shop_deploy.py)
+MAX_CONCURRENCY = 100
+
+
+def record_concurrency() -> int:
+    """How many partition keys of a batch the saga's handlers process at once
+    (SHOP_HANDLER_CONCURRENCY, default 10; 1 = one record after another)."""
+    raw = os.environ.get(CONCURRENCY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise ValueError(f"{CONCURRENCY_ENV}={raw!r}: expected a whole number of records "
+                         f"1..{MAX_CONCURRENCY}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -262,18 +301,27 @@ def flush_metrics() -> int:
 Processor = Callable[[RecordContext], None]
 # the rows a record's processing will read, as (table, wire-format key) pairs (batch_reads)
 Prefetch = Callable[[StreamRecord], Iterable[tuple[str, batch_reads.Key]]]
+# names of what a record's processing writes besides its own item (run_batch's `shares`)
+Shares = Callable[[StreamRecord], Iterable[str]]
 
 
 def run_batch(event: dict[str, Any], function_name: str, process: Processor,
               correlation_of: Callable[[StreamRecord], str] = default_correlation_id,
-              prefetch: Prefetch | None = None) -> dict[str, Any]:
+              prefetch: Prefetch | None = None, concurrency: int = 1,
+              shares: Shares | None = None) -> dict[str, Any]:
     """Process `event["Records"]` in order; see the module docstring for failure semantics.
     `prefetch` names the rows each record will read: they are read for the whole batch in one
-    consistent BatchGetItem before the first record (`batch_reads`)."""
+    consistent BatchGetItem before the first record (`batch_reads`). `concurrency` > 1 runs up
+    to that many partition keys at once, each key's records in order (module docstring);
+    `shares` names what else a record writes that others may too (inventory: its skus'
+    stock): records naming a common resource also run in stream order."""
     raw_records = list(event.get("Records") or [])
     try:
         with batch_reads.scope(aws("dynamodb") if prefetch else None,
                                prefetch_keys(raw_records, prefetch) if prefetch else []):
+            if concurrency > 1:
+                return _run_by_key(raw_records, function_name, process, correlation_of,
+                                   concurrency, shares)
             return _run_records(raw_records, function_name, process, correlation_of)
     finally:
         flush_metrics()
@@ -294,36 +342,138 @@ def prefetch_keys(raw_records: list[dict[str, Any]], prefetch: Prefetch
     return wanted
 
 
+@dataclass
+class _Failure:
+    ctx: RecordContext
+    exc: Exception
+
+
+def _run_one(raw: dict[str, Any], function_name: str, process: Processor,
+             correlation_of: Callable[[StreamRecord], str]) -> _Failure | None:
+    """One record: fault hook, heartbeat or `process`, counted; its failure logged (the
+    RecordFailed line) and returned."""
+    record = parse_record(raw)
+    cid = correlation_of(record)
+    ctx = RecordContext(function_name, record, cid, _record_log(function_name, record, cid))
+    with correlation_scope(cid):
+        try:
+            with record_segment(function_name, record):
+                maybe_inject_fault(function_name, record)
+                ctx.log.debug("%s %s", record.event_name, record.keys)
+                if is_heartbeat(record.image):
+                    heartbeat_acknowledged(function_name)
+                else:
+                    process(ctx)
+        except Exception as exc:
+            STREAM_RECORDS.labels(function_name, "failed").inc()
+            log_failure(function_name, ctx.correlation_id, record.sequence_number,
+                        record.event_name, exc)
+            return _Failure(ctx, exc)
+    STREAM_RECORDS.labels(function_name, "ok").inc()
+    return None
+
+
+def _answer(raw_records: list[dict[str, Any]], index: int, failure: _Failure
+            ) -> dict[str, Any]:
+    """The batch's answer when record `index` is the earliest that failed: raise its error if
+    it is the first record, else report it and every later one."""
+    record, remaining = failure.ctx.record, len(raw_records) - index
+    if index == 0:
+        failure.ctx.log.error("record %s failed (%s); whole batch of %d fails",
+                              record.sequence_number, type(failure.exc).__name__, remaining,
+                              exc_info=failure.exc)
+        raise failure.exc
+    failure.ctx.log.error("record %s failed (%s); reporting it and %d later record(s) as batch "
+                          "item failures", record.sequence_number, type(failure.exc).__name__,
+                          remaining - 1, exc_info=failure.exc)
+    return batch_item_failures(raw_records[index:])
+
+
 def _run_records(raw_records: list[dict[str, Any]], function_name: str, process: Processor,
                  correlation_of: Callable[[StreamRecord], str]) -> dict[str, Any]:
     for index, raw in enumerate(raw_records):
-        record = parse_record(raw)
-        cid = correlation_of(record)
-        ctx = RecordContext(function_name, record, cid, _record_log(function_name, record, cid))
-        with correlation_scope(cid):
-            try:
-                with record_segment(function_name, record):
-                    maybe_inject_fault(function_name, record)
-                    ctx.log.debug("%s %s", record.event_name, record.keys)
-                    if is_heartbeat(record.image):
-                        heartbeat_acknowledged(function_name)
-                    else:
-                        process(ctx)
-            except Exception as exc:
-                STREAM_RECORDS.labels(function_name, "failed").inc()
-                log_failure(function_name, ctx.correlation_id, record.sequence_number,
-                            record.event_name, exc)
-                remaining = len(raw_records) - index
-                if index == 0:
-                    ctx.log.exception("record %s failed (%s); whole batch of %d fails",
-                                      record.sequence_number, type(exc).__name__, remaining)
-                    raise
-                ctx.log.exception("record %s failed (%s); reporting it and %d later record(s) "
-                                  "as batch item failures", record.sequence_number,
-                                  type(exc).__name__, remaining - 1)
-                return batch_item_failures(raw_records[index:])
-            STREAM_RECORDS.labels(function_name, "ok").inc()
+        failure = _run_one(raw, function_name, process, correlation_of)
+        if failure is not None:
+            return _answer(raw_records, index, failure)
     return {"batchItemFailures": []}
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """The process's thread pool of `size` threads (kept for later invocations, as Lambda
+    keeps an execution environment's threads)."""
+    with _pools_lock:
+        pool = _pools.get(size)
+        if pool is None:
+            pool = _pools[size] = ThreadPoolExecutor(size, thread_name_prefix="record")
+        return pool
+
+
+def partition_key(raw: dict[str, Any]) -> str:
+    """The stream record's item key (its partition key), as a comparable string."""
+    return json.dumps((raw.get("dynamodb") or {}).get("Keys"), sort_keys=True, default=str)
+
+
+def ordered_groups(raw_records: list[dict[str, Any]], shares: Shares | None = None
+                   ) -> list[list[int]]:
+    """The batch's record indices in groups to run one after another, each in stream order:
+    records with the same item key, or naming a common resource in `shares`, share a group
+    (transitively); groups are ordered by their first record."""
+    parent = list(range(len(raw_records)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    first_with: dict[str, int] = {}
+    for index, raw in enumerate(raw_records):
+        names = [f"key:{partition_key(raw)}"]
+        if shares is not None:
+            try:
+                names.extend(f"shares:{name}" for name in shares(parse_record(raw)))
+            except Exception as exc:  # noqa: BLE001 - the record's own processing reports it
+                log.debug("no shared resources named for a record: %s", exc)
+        for name in names:
+            seen = first_with.setdefault(name, index)
+            a, b = root(seen), root(index)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for index in range(len(raw_records)):
+        groups.setdefault(root(index), []).append(index)
+    return list(groups.values())
+
+
+def _run_by_key(raw_records: list[dict[str, Any]], function_name: str, process: Processor,
+                correlation_of: Callable[[StreamRecord], str], concurrency: int,
+                shares: Shares | None) -> dict[str, Any]:
+    groups = ordered_groups(raw_records, shares)
+    if len(groups) < 2:
+        return _run_records(raw_records, function_name, process, correlation_of)
+    failures: dict[int, _Failure] = {}
+
+    def run_group(indices: list[int]) -> None:
+        for index in indices:
+            failure = _run_one(raw_records[index], function_name, process, correlation_of)
+            if failure is not None:
+                failures[index] = failure
+                return  # the key's later records wait for the retry
+
+    pool = _pool(min(concurrency, MAX_CONCURRENCY))
+    # each group sees this invocation's context (the prefetched rows of batch_reads)
+    futures = [pool.submit(contextvars.copy_context().run, run_group, indices)
+               for indices in groups]
+    for future in futures:
+        future.result()
+    if not failures:
+        return {"batchItemFailures": []}
+    first = min(failures)
+    return _answer(raw_records, first, failures[first])
 
 
 def heartbeat_acknowledged(function_name: str) -> None:

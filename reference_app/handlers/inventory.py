@@ -35,7 +35,14 @@ from typing import Any
 from reference_app.clock import now_s
 from reference_app.ddb import cancellation_codes, from_item, to_attr, to_item
 from reference_app.handlers import batch_reads, orders
-from reference_app.handlers.common import RecordContext, StreamRecord, aws, run_batch, settings
+from reference_app.handlers.common import (
+    RecordContext,
+    StreamRecord,
+    aws,
+    record_concurrency,
+    run_batch,
+    settings,
+)
 
 FUNCTION_NAME = "shop-inventory"
 IDEMPOTENCY_ENV = "INVENTORY_IDEMPOTENCY"
@@ -281,6 +288,12 @@ def _reserves(record: StreamRecord) -> bool:
             and record.old_value("Status") != orders.PENDING)
 
 
+def skus_of(record: StreamRecord) -> list[str]:
+    """The stock a record may change (its order's skus): records of orders that share one run
+    in stream order (run_batch's `shares`), so a release lands before the next reservation."""
+    return sorted(orders.order_items(record.image))
+
+
 def process(ctx: RecordContext) -> None:
     record = ctx.record
     new = record.new or {}
@@ -293,4 +306,5 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (orders stream)."""
-    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch,
+                     concurrency=record_concurrency(), shares=skus_of)

@@ -24,7 +24,14 @@ from typing import Any
 from reference_app.clock import now_s
 from reference_app.ddb import cancellation_codes, from_item, is_condition_failure, to_attr
 from reference_app.handlers import batch_reads, orders
-from reference_app.handlers.common import RecordContext, StreamRecord, aws, run_batch, settings
+from reference_app.handlers.common import (
+    RecordContext,
+    StreamRecord,
+    aws,
+    record_concurrency,
+    run_batch,
+    settings,
+)
 from reference_app.metrics import CART_OCC_CONFLICTS
 
 FUNCTION_NAME = "shop-order-completion"
@@ -159,6 +166,13 @@ def roll_back(order: dict[str, Any], ctx: RecordContext) -> str:
     raise CartBusy(f"cart {cart_id}: checkout rollback gave up after {max_attempts} attempts")
 
 
+def cart_of(record: StreamRecord) -> list[str]:
+    """The cart a record may write (its owner's): records of one shopper's orders run in stream
+    order (run_batch's `shares`)."""
+    owner = record.image.get("Owner")
+    return [f"cart:{owner}"] if owner else []
+
+
 def process(ctx: RecordContext) -> None:
     record = ctx.record
     if record.event_name != "MODIFY" or not record.new:
@@ -172,4 +186,5 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (orders stream)."""
-    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch,
+                     concurrency=record_concurrency(), shares=cart_of)

@@ -32,6 +32,7 @@ from reference_app.handlers.common import (
     RecordContext,
     StreamRecord,
     on_reset,
+    record_concurrency,
     run_batch,
     settings,
 )
@@ -186,4 +187,5 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (orders stream)."""
-    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch,
+                     concurrency=record_concurrency())

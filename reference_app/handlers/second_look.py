@@ -48,6 +48,7 @@ from reference_app.handlers.common import (
     count_metric,
     env_int,
     on_reset,
+    record_concurrency,
     run_batch,
     settings,
 )
@@ -224,4 +225,5 @@ def process(ctx: RecordContext) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (payments stream)."""
-    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch)
+    return run_batch(event, FUNCTION_NAME, process, prefetch=prefetch,
+                     concurrency=record_concurrency())

@@ -45,6 +45,7 @@ from typing import Any
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # gameday.aws_clients, run from any directory
 # main when issue 11 was filed (its "4x main"): before the emulator, retention and hot-path work.
 # (852588f, used before, is main after the emulator work and before the hot paths.)
 DEFAULT_BASELINE = "32bb777"
@@ -158,15 +159,8 @@ def browse(trees: dict[str, Path], users: int, seconds: int, rounds: int,
 
 
 # -- checkout --------------------------------------------------------------------------------
-def _order_rows(stack: Stack) -> dict[str, tuple[str, int]]:
-    """OrderId -> (Status, UpdatedAt) of every order, from a projected Scan of the orders
-    table on the stack's emulator."""
-    import boto3
-
-    client = boto3.client("dynamodb", endpoint_url=stack.state["urls"]["aws"],
-                          region_name=stack.state.get("region", "us-east-1"),
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    table = f"{stack.state.get('table_prefix', '')}orders"
+def _order_rows(client: Any, table: str) -> dict[str, tuple[str, int]]:
+    """OrderId -> (Status, UpdatedAt) of every order in `table`, from a projected Scan."""
     rows: dict[str, tuple[str, int]] = {}
     for page in client.get_paginator("scan").paginate(
             TableName=table, ProjectionExpression="OrderId, #s, UpdatedAt",
@@ -227,9 +221,13 @@ def checkout(seconds: int, workers: int) -> dict[str, Any]:
         # it became final from its own UpdatedAt (whole seconds), not from when a pass saw it.
         wanted = {order_id for order_id, _ in accepted}
         final: dict[str, tuple[str, int]] = {}
+        from gameday.aws_clients import local_client
+
+        client = local_client("dynamodb", stack.state)
+        table = f"{stack.state.get('table_prefix', '')}orders"
         deadline = time.monotonic() + 300
         while len(final) < len(wanted) and time.monotonic() < deadline:
-            for order_id, (status, updated) in _order_rows(stack).items():
+            for order_id, (status, updated) in _order_rows(client, table).items():
                 if order_id in wanted and status in TERMINAL:
                     final[order_id] = (status, updated)
             time.sleep(1.0)

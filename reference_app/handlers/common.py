@@ -316,25 +316,43 @@ def run_batch(event: dict[str, Any], function_name: str, process: Processor,
     `shares` names what else a record writes that others may too (inventory: its skus'
     stock): records naming a common resource also run in stream order."""
     raw_records = list(event.get("Records") or [])
+    parsed = parse_batch(raw_records)
     try:
         with batch_reads.scope(aws("dynamodb") if prefetch else None,
-                               prefetch_keys(raw_records, prefetch) if prefetch else []):
+                               prefetch_keys(parsed, prefetch) if prefetch else []):
             if concurrency > 1:
-                return _run_by_key(raw_records, function_name, process, correlation_of,
-                                   concurrency, shares)
-            return _run_records(raw_records, function_name, process, correlation_of)
+                return _run_by_key(raw_records, parsed, function_name, process,
+                                   correlation_of, concurrency, shares)
+            return _run_records(raw_records, parsed, function_name, process, correlation_of)
     finally:
         flush_metrics()
 
 
-def prefetch_keys(raw_records: list[dict[str, Any]], prefetch: Prefetch
+# a batch's record, parsed once (prefetch, grouping and processing all read it), or the
+# error parsing it raised, raised again when the record's turn comes
+Parsed = StreamRecord | Exception
+
+
+def parse_batch(raw_records: list[dict[str, Any]]) -> list[Parsed]:
+    """Each record parsed (`parse_record`), or the exception its parsing raised."""
+    parsed: list[Parsed] = []
+    for raw in raw_records:
+        try:
+            parsed.append(parse_record(raw))
+        except Exception as exc:  # noqa: BLE001 - raised when the record's turn comes
+            parsed.append(exc)
+    return parsed
+
+
+def prefetch_keys(parsed: list[Parsed], prefetch: Prefetch
                   ) -> list[tuple[str, batch_reads.Key]]:
     """What `prefetch` names for the records of a batch; a record it cannot read names
     nothing (it fails, or not, when its turn comes)."""
     wanted: list[tuple[str, batch_reads.Key]] = []
-    for raw in raw_records:
+    for record in parsed:
+        if isinstance(record, Exception):
+            continue
         try:
-            record = parse_record(raw)
             if not is_heartbeat(record.image):
                 wanted.extend(prefetch(record))
         except Exception as exc:  # noqa: BLE001 - the record's own processing will report it
@@ -348,11 +366,12 @@ class _Failure:
     exc: Exception
 
 
-def _run_one(raw: dict[str, Any], function_name: str, process: Processor,
+def _run_one(record: Parsed, function_name: str, process: Processor,
              correlation_of: Callable[[StreamRecord], str]) -> _Failure | None:
     """One record: fault hook, heartbeat or `process`, counted; its failure logged (the
-    RecordFailed line) and returned."""
-    record = parse_record(raw)
+    RecordFailed line) and returned. A record that could not be parsed raises."""
+    if isinstance(record, Exception):
+        raise record
     cid = correlation_of(record)
     ctx = RecordContext(function_name, record, cid, _record_log(function_name, record, cid))
     with correlation_scope(cid):
@@ -389,10 +408,11 @@ def _answer(raw_records: list[dict[str, Any]], index: int, failure: _Failure
     return batch_item_failures(raw_records[index:])
 
 
-def _run_records(raw_records: list[dict[str, Any]], function_name: str, process: Processor,
-                 correlation_of: Callable[[StreamRecord], str]) -> dict[str, Any]:
-    for index, raw in enumerate(raw_records):
-        failure = _run_one(raw, function_name, process, correlation_of)
+def _run_records(raw_records: list[dict[str, Any]], parsed: list[Parsed], function_name: str,
+                 process: Processor, correlation_of: Callable[[StreamRecord], str]
+                 ) -> dict[str, Any]:
+    for index, record in enumerate(parsed):
+        failure = _run_one(record, function_name, process, correlation_of)
         if failure is not None:
             return _answer(raw_records, index, failure)
     return {"batchItemFailures": []}
@@ -417,8 +437,8 @@ def partition_key(raw: dict[str, Any]) -> str:
     return json.dumps((raw.get("dynamodb") or {}).get("Keys"), sort_keys=True, default=str)
 
 
-def ordered_groups(raw_records: list[dict[str, Any]], shares: Shares | None = None
-                   ) -> list[list[int]]:
+def ordered_groups(raw_records: list[dict[str, Any]], parsed: list[Parsed],
+                   shares: Shares | None = None) -> list[list[int]]:
     """The batch's record indices in groups to run one after another, each in stream order:
     records with the same item key, or naming a common resource in `shares`, share a group
     (transitively); groups are ordered by their first record."""
@@ -431,11 +451,11 @@ def ordered_groups(raw_records: list[dict[str, Any]], shares: Shares | None = No
         return index
 
     first_with: dict[str, int] = {}
-    for index, raw in enumerate(raw_records):
+    for index, (raw, record) in enumerate(zip(raw_records, parsed, strict=True)):
         names = [f"key:{partition_key(raw)}"]
-        if shares is not None:
+        if shares is not None and not isinstance(record, Exception):
             try:
-                names.extend(f"shares:{name}" for name in shares(parse_record(raw)))
+                names.extend(f"shares:{name}" for name in shares(record))
             except Exception as exc:  # noqa: BLE001 - the record's own processing reports it
                 log.debug("no shared resources named for a record: %s", exc)
         for name in names:
@@ -449,17 +469,17 @@ def ordered_groups(raw_records: list[dict[str, Any]], shares: Shares | None = No
     return list(groups.values())
 
 
-def _run_by_key(raw_records: list[dict[str, Any]], function_name: str, process: Processor,
-                correlation_of: Callable[[StreamRecord], str], concurrency: int,
-                shares: Shares | None) -> dict[str, Any]:
-    groups = ordered_groups(raw_records, shares)
+def _run_by_key(raw_records: list[dict[str, Any]], parsed: list[Parsed], function_name: str,
+                process: Processor, correlation_of: Callable[[StreamRecord], str],
+                concurrency: int, shares: Shares | None) -> dict[str, Any]:
+    groups = ordered_groups(raw_records, parsed, shares)
     if len(groups) < 2:
-        return _run_records(raw_records, function_name, process, correlation_of)
+        return _run_records(raw_records, parsed, function_name, process, correlation_of)
     failures: dict[int, _Failure] = {}
 
     def run_group(indices: list[int]) -> None:
         for index in indices:
-            failure = _run_one(raw_records[index], function_name, process, correlation_of)
+            failure = _run_one(parsed[index], function_name, process, correlation_of)
             if failure is not None:
                 failures[index] = failure
                 return  # the key's later records wait for the retry

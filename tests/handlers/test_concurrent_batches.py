@@ -85,12 +85,13 @@ def test_a_failed_first_record_fails_the_invocation_whatever_ran_after_it() -> N
 
 def test_records_sharing_a_resource_are_grouped_transitively_in_stream_order() -> None:
     records = batch("o0", "o1", "o2", "o3", "o4")["Records"]
+    parsed = common.parse_batch(records)
     shared = {"o0": ["X"], "o1": ["Y"], "o2": ["X", "Z"], "o3": ["Z"], "o4": []}
-    groups = common.ordered_groups(records, lambda r: shared[r.keys["OrderId"]])
+    groups = common.ordered_groups(records, parsed, lambda r: shared[r.keys["OrderId"]])
     assert groups == [[0, 2, 3], [1], [4]]
-    assert common.ordered_groups(records) == [[0], [1], [2], [3], [4]]
+    assert common.ordered_groups(records, parsed) == [[0], [1], [2], [3], [4]]
     # a record whose resources cannot be read is still grouped by its key
-    assert common.ordered_groups(records, lambda r: 1 / 0) == [[0], [1], [2], [3], [4]]
+    assert common.ordered_groups(records, parsed, lambda r: 1 / 0) == [[0], [1], [2], [3], [4]]
 
 
 def test_the_concurrency_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ paying the full timeout."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -60,10 +61,19 @@ def _breaker(shop: Shop, base_url: str | None = None) -> dict:
 def test_breaker_opens_rejects_fast_everywhere_and_closes(
         base_settings: Settings, fresh_redis_db: Callable[[int], str]) -> None:
     settings = _settings(base_settings, fresh_redis_db(5), enabled=True)
-    with running_shop(settings) as shop:
+    with running_shop(settings) as shop, contextlib.ExitStack() as replica_stack:
         sid, headers = _cart_with_item(shop)
         cart_url = f"{shop.storefront}/v1/carts/{sid}"
         cart_before = requests.get(cart_url, headers=headers, timeout=10).json()
+        # another replica, which will never see a failure, started and warmed (clients,
+        # connections) before the breaker opens: set up after it, on a machine other tests
+        # load, it took longer than the reset timeout, and met a half-open breaker
+        replica_settings = dataclasses.replace(shop.settings, replica_id="2")
+        replica = storefront_app(replica_settings)
+        replica_stack.callback(replica.extensions["shop.storefront"].close)
+        replica_url = replica_stack.enter_context(serving(replica))
+        assert requests.get(f"{replica_url}/v1/carts/{sid}", headers=headers,
+                            timeout=10).status_code == 200
         shop.payments_switch.set_mode("hang")
 
         for _ in range(FAIL_MAX):  # each waits for the timeout, then fails
@@ -80,20 +90,13 @@ def test_breaker_opens_rejects_fast_everywhere_and_closes(
         assert retry_after <= RESET_S + 1
         assert shop.payments_switch.requests == tried  # not even tried
 
-        # another replica, which never saw a failure, rejects fast too (shared state in Redis)
-        replica_settings = dataclasses.replace(shop.settings, replica_id="2")
-        replica = storefront_app(replica_settings)
-        with serving(replica) as replica_url:
-            # one request first, so the timing below is the breaker's and not the new replica's
-            # first-request set-up (clients, connections) on a machine other tests load
-            assert requests.get(f"{replica_url}/v1/carts/{sid}", headers=headers,
-                                timeout=10).status_code == 200
-            response, elapsed = _checkout(replica_url, sid, headers)
-            _unavailable(response)
-            assert elapsed < TIMEOUT_S / 3
-            assert shop.payments_switch.requests == tried
-            assert _breaker(shop, replica_url)["state"] == "open"
-        replica.extensions["shop.storefront"].close()
+        # the other replica rejects fast too (shared state in Redis)
+        response, elapsed = _checkout(replica_url, sid, headers)
+        _unavailable(response)
+        assert elapsed < TIMEOUT_S / 3
+        assert shop.payments_switch.requests == tried
+        assert _breaker(shop, replica_url)["state"] == "open"
+        replica_stack.close()
 
         cart_after = requests.get(cart_url, headers=headers, timeout=10).json()
         assert (cart_after["items"], cart_after["checking_out"]) == \

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"
 RUN_TIMEOUT_S = 90
+COVERAGE_SEEDS = (42, 43, 44)
 
 JOURNEY_ROUTES = {
     "BrowserUser": {("POST", "/v1/shoppers"), ("GET", "/v1/products?q={q}"),
@@ -65,17 +66,26 @@ def locust(stack: Any, tmp_path: Path, *args: str, users: int = 3,
 @pytest.mark.parametrize("user_class", sorted(JOURNEY_ROUTES))
 def test_journey_hits_every_route_without_failures(stack: Any, tmp_path: Path,
                                                    user_class: str) -> None:
-    code, summary, output = locust(stack, tmp_path, user_class)
-    routes = {(r["method"], r["name"]) for r in summary["routes"] if r["requests"]}
+    # The request sequence is seeded, but how far it gets in a timed run depends on the
+    # machine: a rare step (a shopper removes an item at weight 1 of 14) may not come up in
+    # a slow run. Further runs with the next seeds, each failure-free, complete the coverage.
+    routes: set[tuple[str, str]] = set()
+    summaries = []
+    for seed in COVERAGE_SEEDS:
+        code, summary, output = locust(stack, tmp_path, user_class, "--seed", str(seed))
+        summaries.append(summary)
+        routes |= {(r["method"], r["name"]) for r in summary["routes"] if r["requests"]}
+        assert summary["total"]["failures"] == 0, summary["errors"]
+        assert code == 0, output[-3000:]
+        if JOURNEY_ROUTES[user_class] <= routes:
+            break
     assert JOURNEY_ROUTES[user_class] <= routes, output[-3000:]
-    assert summary["total"]["failures"] == 0, summary["errors"]
-    assert code == 0, output[-3000:]
     assert summary["host"] == stack.urls["storefront"]
     assert (tmp_path / "locust_stats.csv").exists() and (tmp_path / "report.html").exists()
     if user_class == "CartContentionUser":
-        assert summary["conflicts"]["total"] > 0, summary["counters"]
-        assert summary["conflicts"]["total"] == (summary["conflicts"]["http_409"]
-                                                 + summary["conflicts"]["occ_retries"])
+        conflicts = [s["conflicts"] for s in summaries]
+        assert sum(c["total"] for c in conflicts) > 0, [s["counters"] for s in summaries]
+        assert all(c["total"] == c["http_409"] + c["occ_retries"] for c in conflicts)
 
 
 def test_mixed_run_with_reachable_gates_exits_0(stack: Any, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ Sections:
   and key-Query latency (median) on an empty table and on a table of ``--items`` items; then
   ops/s for the shop's typical DynamoDB calls (GetItem, key Query, conditional UpdateItem,
   conditional PutItem, a two-item TransactWriteItems), each for ``--ops-s`` seconds from 4
-  client threads.
+  client threads, with the emulator's own CPU time per call (the client shares the cores).
 - **soak**: emulator RSS over ``--soak-min`` minutes of sustained writes from 4 threads
   (PutItem and TransactWriteItems over a fixed set of keys of a streamed table, so the table
   does not grow, whose stream a consumer reads the way the stream runtime does; PutMetricData;
@@ -74,6 +74,12 @@ def rss_mb(pids: list[int]) -> float:
         except psutil.Error:
             pass
     return total / 2**20
+
+
+def emulator_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the emulator process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def aws_client(service: str, url: str) -> Any:
@@ -230,9 +236,12 @@ def micro(tree: Path, items: int, ops_s: float) -> dict[str, float]:
             ("PutItem (conditional)", put),
             ("TransactWriteItems", lambda: transact_call(aws_client("dynamodb", url), "big")),
         ):
+            cpu_before = emulator_cpu_s(pid)
             rate = ops_per_s(make, ops_s)
+            cpu_ms = (emulator_cpu_s(pid) - cpu_before) * 1000 / max(rate * ops_s, 1)
             out[f"{name} ops/s"] = rate
-            print(f"   {name}: {rate:.0f} ops/s", flush=True)
+            out[f"{name} emulator CPU ms/op"] = cpu_ms
+            print(f"   {name}: {rate:.0f} ops/s, emulator CPU {cpu_ms:.2f} ms/op", flush=True)
         out["RSS MB after micro"] = rss_mb([pid])
     return out
 

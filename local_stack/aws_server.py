@@ -26,7 +26,8 @@ It also installs ``local_stack.moto_cloudformation_fixes`` (outputs, resource ev
 rollback for change sets, which ``gameday aws deploy`` uses),
 ``local_stack.alarm_evaluator.moto_history`` (DescribeAlarmHistory, alarm states as on AWS),
 which is written to be applied in the moto server process, and
-``local_stack.moto_dynamodb_fixes`` (isolation, item-level transaction rollback, key queries).
+``local_stack.moto_dynamodb_fixes`` (isolation, item-level transaction rollback, key queries)
+and ``local_stack.moto_expression_cache`` (an update expression's text parsed once).
 
 Serving (issue 11: under the game day's load the emulator was the bottleneck): waitress instead
 of moto's werkzeug development server (no access-log line per request, connections kept alive,
@@ -60,7 +61,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from local_stack import metric_index, moto_cloudformation_fixes, moto_dynamodb_fixes
+from local_stack import (
+    metric_index,
+    moto_cloudformation_fixes,
+    moto_dynamodb_fixes,
+    moto_expression_cache,
+)
 from local_stack.replica import quiet_waitress_queue
 from local_stack.retention import RetentionSettings, sweeper
 from local_stack.retention.streams import ISSUED
@@ -303,6 +309,7 @@ class AwsServer:
 
         disable_moto_stream_invocation()
         moto_dynamodb_fixes.install()
+        moto_expression_cache.install()
         moto_cloudformation_fixes.install()
         expire_stream_iterators()
         install_cloudwatch_alarm_history()

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from local_stack.ports import free_port, wait_for_port
 from tests.conftest import client
+from tests.stack.test_moto_expression_cache import UPDATES
 
 pytestmark = pytest.mark.integration
 
@@ -337,3 +338,40 @@ def test_item_responses_match_motos_serializer(endpoint: str, plain_moto: str) -
     assert ours == upstream
     assert ours[0]["ConsumedCapacity"]["TableName"] == "parity"  # the comparison saw content
     assert len(ours[6]["Items"]) == 2 and "LastEvaluatedKey" in ours[6]
+
+
+# -- 7. update expressions parsed once per text (local_stack.moto_expression_cache) -----------
+
+def _updates(url: str) -> tuple[dict[str, Any], list[str]]:
+    """The same updates, in order, on one item (one of them in a transaction); its end state and
+    each call's outcome (error code and message when it failed)."""
+    ddb = client("dynamodb", url)
+    name = _unique("updates")
+    _table(ddb, name)
+    key = {"K": {"S": "1"}}
+    ddb.put_item(TableName=name, Item={**key, "Version": {"N": "1"}, "Obsolete": {"S": "x"},
+                                       "Lines": {"M": {}}, "Colours": {"SS": ["red", "blue"]}})
+    outcomes = []
+    for update in UPDATES:
+        try:
+            ddb.update_item(TableName=name, Key=key, **update)
+            outcomes.append("ok")
+        except ClientError as exc:
+            outcomes.append(f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}")
+    first = UPDATES[0]
+    ddb.transact_write_items(TransactItems=[{"Update": {
+        "TableName": name, "Key": key, **first,
+        "ExpressionAttributeValues": {**first["ExpressionAttributeValues"], ":v": {"N": "3"}}}}])
+    return ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"], outcomes
+
+
+def test_updates_end_as_on_plain_moto(endpoint: str, plain_moto: str) -> None:
+    ours, upstream = _updates(endpoint), _updates(plain_moto)
+    assert ours == upstream
+    item, outcomes = ours
+    assert item["Status"] == {"S": "PENDING"} and item["Version"] == {"N": "4"}
+    assert item["Tags"] == {"L": [{"S": "a"}, {"S": "b"}]} and "Obsolete" not in item
+    assert item["Lines"] == {"M": {"SKU-1": {"N": "3"}}} and item["Colours"] == {"SS": ["blue"]}
+    assert outcomes[:5] == ["ok"] * 5
+    assert outcomes[5].startswith("ConditionalCheckFailedException")
+    assert outcomes[6] == outcomes[7] and outcomes[6].startswith("ValidationException")

@@ -66,6 +66,7 @@ from local_stack import (
     moto_cloudformation_fixes,
     moto_dynamodb_fixes,
     moto_expression_cache,
+    moto_fast_dispatch,
 )
 from local_stack.replica import quiet_waitress_queue
 from local_stack.retention import RetentionSettings, sweeper
@@ -317,7 +318,8 @@ class AwsServer:
         cache_action_lookup()
         sweeper.install()
         self.retention = sweeper.Sweeper(retention or RetentionSettings.from_env())
-        app = sweeper.stats_app(cached_dispatcher(), self.retention)
+        app = sweeper.stats_app(moto_fast_dispatch.fast_json_dispatch(cached_dispatcher()),
+                                self.retention)
         self._server = waitress.create_server(app, host=host, port=port, threads=threads,
                                               **WAITRESS_OPTIONS)
         self._thread = threading.Thread(target=self._server.run, name="moto-server",

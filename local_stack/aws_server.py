@@ -33,7 +33,9 @@ Serving (issue 11: under the game day's load the emulator was the bottleneck): w
 of moto's werkzeug development server (no access-log line per request, connections kept alive,
 a fixed thread pool; see ``AwsServer``), moto's per-request backend lookup remembered per host
 (``cached_dispatcher``) and its per-request action lookup cached per class
-(``cache_action_lookup``). None of these changes what any API answers.
+(``cache_action_lookup``), and DynamoDB and DynamoDB Streams calls handed from waitress to
+moto's handler without the dispatcher and Flask (``local_stack.moto_fast_dispatch``). None of
+these changes what any API answers.
 GetMetricData's MetricStat queries read a per-series time index (``local_stack.metric_index``)
 instead of filtering every datapoint once per period per query (the idle stack's largest cost:
 the alarm evaluator asks once a second).

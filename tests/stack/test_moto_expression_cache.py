@@ -1,5 +1,5 @@
-"""local_stack.moto_expression_cache: moto's update expressions parsed once per text, each use
-handed its own tree (unit tests of that one module). That updates end as on plain moto is
+"""local_stack.moto_expression_cache: moto's update expressions parsed once per text, each
+validation handed its own copy (unit tests of that one module). That updates end as on plain moto is
 checked against real servers in test_moto_fixes.py (UPDATES is shared with it)."""
 
 from __future__ import annotations
@@ -57,18 +57,35 @@ def cached() -> Iterator[type]:
         moto_expression_cache.uninstall()
 
 
-def test_each_text_is_parsed_once_and_each_use_gets_its_own_tree(cached: type) -> None:
+def test_each_text_is_parsed_once_and_each_validation_gets_its_own_copy(cached: type) -> None:
+    import moto.dynamodb.parsing.validators as validators
     import moto.dynamodb.responses as responses
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     assert responses.UpdateExpressionParser is cached and cached.original is UpdateExpressionParser
-    texts = [u["UpdateExpression"] for u in UPDATES]
-    trees = [cached.make(text) for text in texts if text != "SET = :s"]
+    assert validators.deepcopy is moto_expression_cache.copy_tree
+    texts = [u["UpdateExpression"] for u in UPDATES if u["UpdateExpression"] != "SET = :s"]
+    trees = [cached.make(text) for text in texts]
     info = cached.cache.cache_info()
     assert (info.currsize, info.hits, info.misses) == (4, 2, 4), info
-    assert len({id(tree) for tree in trees}) == len(trees)  # the validator rewrites its tree
-    for text, tree in zip([t for t in texts if t != "SET = :s"], trees, strict=True):
-        assert _shape(tree) == _shape(UpdateExpressionParser.make(text))
+    assert trees[0] is trees[2] and trees[1] is trees[4]  # one tree per text, never written to
+    for text, tree in zip(texts, trees, strict=True):
+        copied = validators.deepcopy(tree)  # what the validator writes to
+        assert copied is not tree and not hasattr(copied, moto_expression_cache.PICKLE_ATTR)
+        assert _shape(copied) == _shape(tree) == _shape(UpdateExpressionParser.make(text))
+
+
+def test_only_the_cached_tree_itself_is_copied_from_its_pickle(cached: type) -> None:
+    import copy
+
+    tree = cached.make("SET a = :a")
+    lookalike = copy.deepcopy(tree)  # carries the mark, but is another object
+    lookalike.children[0].children[0].children[0].children[0].children[0].children[0] = "b"
+    assert _shape(moto_expression_cache.copy_tree(lookalike)) == _shape(lookalike)
+    assert _shape(moto_expression_cache.copy_tree(tree)) == _shape(tree) != _shape(lookalike)
+    plain = {"a": [1, 2]}
+    copied = moto_expression_cache.copy_tree(plain)
+    assert copied == plain and copied is not plain and copied["a"] is not plain["a"]
 
 
 def _shape(node: Any) -> Any:
@@ -100,3 +117,8 @@ def test_install_is_idempotent_and_uninstall_restores_moto() -> None:
     assert models.UpdateExpressionParser is stand_in
     moto_expression_cache.uninstall()
     assert models.UpdateExpressionParser is UpdateExpressionParser
+    import copy
+
+    import moto.dynamodb.parsing.validators as validators
+
+    assert validators.deepcopy is copy.deepcopy

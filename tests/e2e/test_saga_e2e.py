@@ -56,8 +56,18 @@ def audit(stack: RunningStack) -> tuple[int, dict[str, Any]]:
     return out.returncode, json.loads(out.stdout)
 
 
+class NotServingMetrics(Exception):
+    """The stream runtime's metrics port answered, but not with its metrics."""
+
+
 def runtime_sample(stack: RunningStack, name: str, **labels: str) -> float:
-    text = requests.get(stack.urls["stream_runtime_metrics"], timeout=5).text
+    reply = requests.get(stack.urls["stream_runtime_metrics"], timeout=5)
+    if reply.status_code != 200 or not reply.headers.get("Content-Type", "").startswith(
+            "text/plain"):
+        # e.g. while the runtime is replaced, whatever else holds the port for a moment
+        raise NotServingMetrics(f"{reply.status_code} {reply.headers.get('Content-Type')}: "
+                                f"{reply.text[:200]!r}")
+    text = reply.text
     return sum(sample.value for family in text_string_to_metric_families(text)
                for sample in family.samples
                if sample.name == name and all(sample.labels.get(k) == v
@@ -68,7 +78,7 @@ def processed_records(stack: RunningStack, function: str) -> float:
     try:
         return runtime_sample(stack, "stream_runtime_records_total", function=function,
                               outcome="processed")
-    except requests.ConnectionError:
+    except (requests.ConnectionError, NotServingMetrics):
         return -1.0  # the runtime is down (being replaced)
 
 

@@ -5,7 +5,6 @@ deviation from moto has its negative control here, run against plain `moto.serve
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import time
@@ -230,7 +229,7 @@ def _seconds(call: Callable[[], Any]) -> float:
 
 
 def _cost_ratios(url: str, rounds: int = 15) -> dict[str, float]:
-    """Median latency on a table of BIG_TABLE_ITEMS items over the same on an empty table, for a
+    """Fastest latency on a table of BIG_TABLE_ITEMS items over the same on an empty table, for a
     two-item TransactWriteItems and a key Query, measured interleaved in one run."""
     ddb = client("dynamodb", url)
     empty, big = _unique("empty"), _unique("big")
@@ -259,7 +258,9 @@ def _cost_ratios(url: str, rounds: int = 15) -> dict[str, float]:
         for _ in range(rounds):  # interleaved: the machine's noise hits both alike
             small_s.append(_seconds(make(empty)))
             big_s.append(_seconds(make(big)))
-        ratios[name] = statistics.median(big_s) / statistics.median(small_s)
+        # the fastest of each: the machine's noise only ever adds time (a median moved with
+        # the load of the parallel tests: 2.7 once on a loaded CI machine, ~1.0 otherwise)
+        ratios[name] = min(big_s) / min(small_s)
     return ratios
 
 

@@ -70,6 +70,7 @@ from local_stack import (
     moto_expression_cache,
     moto_fast_dispatch,
 )
+from local_stack.moto_hooks import MotoHookNotFound, moto_source
 from local_stack.replica import quiet_waitress_queue
 from local_stack.retention import RetentionSettings, sweeper
 from local_stack.retention.streams import ISSUED
@@ -77,10 +78,6 @@ from local_stack.retention.streams import ISSUED
 log = logging.getLogger("local_stack.aws_server")
 
 _PATCH_MARK = "_local_stack_esm_invocation_disabled"
-
-
-class MotoHookNotFound(RuntimeError):
-    """moto's DynamoDB Streams → Lambda hook is not where this module expects it."""
 
 
 def _no_dynamodb_stream_invocation(
@@ -116,10 +113,7 @@ def disable_moto_stream_invocation() -> None:
         )
     if getattr(current, _PATCH_MARK, False):
         return
-    try:
-        add_source = inspect.getsource(shard_cls.add)
-    except (OSError, TypeError) as exc:
-        raise MotoHookNotFound(f"cannot read moto's StreamShard.add source: {exc}") from exc
+    add_source = moto_source(shard_cls.add)
     for needle in ("lambda_event_source_mappings", "send_dynamodb_items"):
         if needle not in add_source:
             raise MotoHookNotFound(

@@ -42,15 +42,13 @@ import logging
 import threading
 from typing import Any
 
+from local_stack.moto_hooks import MotoHookNotFound
+
 log = logging.getLogger("local_stack.moto_cloudformation_fixes")
 
 _MARK = "__gameday_cloudformation_fix__"
 _lock = threading.Lock()
 _originals: dict[str, Any] = {}
-
-
-class MotoHookNotFound(RuntimeError):
-    """moto changed: a patched attribute is gone."""
 
 
 def _reason(exc: BaseException) -> str:

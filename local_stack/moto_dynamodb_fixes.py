@@ -79,14 +79,12 @@ import logging
 import threading
 from typing import Any
 
+from local_stack.moto_hooks import MotoHookNotFound, moto_source
+
 log = logging.getLogger("local_stack.moto_dynamodb_fixes")
 
 DYNAMODB_LOCK = threading.RLock()
 _installed = False
-
-
-class MotoHookNotFound(RuntimeError):
-    """moto changed: a patched attribute is gone or no longer does what the patch assumes."""
 
 
 def _serialised(method: Any) -> Any:
@@ -215,7 +213,7 @@ def _install_transactions(backend_cls: Any) -> None:
     method = getattr(backend_cls, "transact_write_items", None)
     if not callable(method):
         raise MotoHookNotFound("DynamoDBBackend.transact_write_items not found")
-    source = _source(method)
+    source = moto_source(method)
     for needle in ("copy.deepcopy(", "self.tables[table_name] = original_table_state[table_name]"):
         if needle not in source:
             raise MotoHookNotFound(
@@ -262,7 +260,7 @@ def _install_query(table_cls: Any) -> None:
     if not callable(method):
         raise MotoHookNotFound("Table.query not found")
     params = inspect.signature(method).parameters
-    source = _source(method)
+    source = moto_source(method)
     if "hash_key" not in params or "index_name" not in params or \
             "item.hash_key == hash_key" not in source or "self.all_items()" not in source:
         raise MotoHookNotFound("Table.query no longer filters all_items() by hash key: review "
@@ -311,7 +309,7 @@ def _install_scan(table_cls: Any) -> None:
     if not callable(method):
         raise MotoHookNotFound("Table.scan not found")
     params = inspect.signature(method).parameters
-    source = _source(method)
+    source = moto_source(method)
     for needle in ("results.append(copy.deepcopy(item))", "filter_expression.expr(item)",
                    "r.project(projection_expression)"):
         if needle not in source:
@@ -364,13 +362,6 @@ def _fast_serialized(serialized: Any) -> Any:
 
     call.__wrapped_by_gameday__ = True  # type: ignore[attr-defined]
     return call
-
-
-def _source(obj: Any) -> str:
-    try:
-        return inspect.getsource(obj)
-    except (OSError, TypeError) as exc:
-        raise MotoHookNotFound(f"cannot read moto's source of {obj!r}: {exc}") from exc
 
 
 def install() -> None:

@@ -31,20 +31,18 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import logging
 import pickle
 import re
 from typing import Any
 
+from local_stack.moto_hooks import MotoHookNotFound, moto_source, require_source
+
 log = logging.getLogger("local_stack.moto_expression_cache")
 
 CACHE_SIZE = 512
 PICKLE_ATTR = "_gameday_pickled"
-
-
-class MotoHookNotFound(RuntimeError):
-    """moto no longer parses or copies update expressions where this module expects it."""
+REVIEW = "local_stack/moto_expression_cache.py"
 
 
 def copy_tree(obj: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -80,16 +78,6 @@ def _cached_parser(parser: type) -> type:
     return CachedUpdateExpressionParser
 
 
-def _check_source(module: Any, needle: str) -> None:
-    try:
-        source = inspect.getsource(module)
-    except (OSError, TypeError) as exc:
-        raise MotoHookNotFound(f"cannot read moto's source of {module.__name__}") from exc
-    if needle not in source:
-        raise MotoHookNotFound(f"{module.__name__} no longer contains {needle!r}: review "
-                               "local_stack/moto_expression_cache.py")
-
-
 def install() -> None:
     """Put the caching parser into moto's DynamoDB handler and backend modules and the tree
     copy into its validators (idempotent)."""
@@ -109,16 +97,17 @@ def install() -> None:
         raise MotoHookNotFound("moto's DynamoDB modules no longer use UpdateExpressionParser: "
                                "review local_stack/moto_expression_cache.py")
     for module in modules:
-        _check_source(module, "UpdateExpressionParser.make(")
+        require_source(module, "UpdateExpressionParser.make(", REVIEW)
     # The backend hands the tree only to the validator, which must copy it before writing.
-    backend_source = inspect.getsource(models.DynamoDBBackend.update_item)
+    backend_source = moto_source(models.DynamoDBBackend.update_item)
     uses = backend_source.count("update_expression_ast")
     if uses < 2 or uses != 1 + len(re.findall(r"UpdateExpressionValidator\(\s*"
                                               r"update_expression_ast,", backend_source)):
         raise MotoHookNotFound("DynamoDBBackend.update_item uses the parsed tree other than "
                                "through UpdateExpressionValidator: review "
                                "local_stack/moto_expression_cache.py")
-    _check_source(validators.Validator.__init__, "self.node_to_validate = deepcopy(expression)")
+    require_source(validators.Validator.__init__,
+                   "self.node_to_validate = deepcopy(expression)", REVIEW)
     if getattr(validators, "deepcopy", None) is not copy.deepcopy:
         raise MotoHookNotFound("moto.dynamodb.parsing.validators no longer imports deepcopy")
     cached = _cached_parser(UpdateExpressionParser)

@@ -30,6 +30,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from local_stack.moto_hooks import MotoHookNotFound
+
 log = logging.getLogger("local_stack.moto_fast_dispatch")
 
 # X-Amz-Target prefix (the part before the dot) -> (module, handler class)
@@ -37,10 +39,6 @@ TARGETS = {
     "DynamoDB_20120810": ("moto.dynamodb.responses", "DynamoHandler"),
     "DynamoDBStreams_20120810": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
 }
-
-
-class MotoHookNotFound(RuntimeError):
-    """moto no longer hands requests to its handlers the way this module expects."""
 
 
 def _handlers() -> dict[str, Callable[..., Any]]:

@@ -8,10 +8,18 @@ Void before authorise: voiding a key that has no record yet writes a VOIDED reco
 no amount), so an authorise with that key still in flight — sent by a caller that timed out
 and gave up on it — is refused when it lands (409 `payment_voided`) instead of holding money
 that nobody will capture or void.
+
+A write whose answer was lost: the SDK retries a call whose answer it did not get (a read
+timeout, a dropped connection), and when the first attempt had been applied the retry fails its
+condition, which alone would look like a replay of an earlier call. Every write therefore
+carries a token of its own call (`WriteToken`, a new one per call, as the carts' AddTokens do);
+a failed condition on a row whose token is this call's is this call's own write: success, not a
+replay (authorise answers 201, not 200).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +33,7 @@ TRANSITIONS = {  # operation: (from, to)
     "void": (AUTHORIZED, VOIDED),
     "refund": (CAPTURED, REFUNDED),
 }
+WRITE_TOKEN = "WriteToken"
 
 
 @dataclass
@@ -33,6 +42,15 @@ class Outcome:
 
     record: dict[str, Any]
     replayed: bool
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _written_by(row: dict[str, Any] | None, token: str) -> bool:
+    """The row's last write was the call holding `token` (its answer was lost, then retried)."""
+    return row is not None and row.get(WRITE_TOKEN) == token
 
 
 def public_payment(row: dict[str, Any]) -> dict[str, Any]:
@@ -61,11 +79,11 @@ class PaymentLedger:
         return from_item(response.get("Item"))
 
     def authorize(self, key: str, order_id: str, amount_cents: int) -> Outcome:
-        now = now_ms()
+        now, token = now_ms(), _new_token()
         row = {
             "IdempotencyKey": key, "OrderId": order_id, "AmountCents": amount_cents,
             "Status": AUTHORIZED, "History": [{"Status": AUTHORIZED, "AtMs": now}],
-            "CreatedAt": now, "UpdatedAt": now,
+            "CreatedAt": now, "UpdatedAt": now, WRITE_TOKEN: token,
         }
         try:
             self.ddb.put_item(
@@ -78,6 +96,8 @@ class PaymentLedger:
             if not is_condition_failure(exc):
                 raise
         existing = self.get(key) or {}
+        if _written_by(existing, token):
+            return Outcome(existing, replayed=False)
         if existing.get("Status") == VOIDED and "AmountCents" not in existing:
             raise ApiError(409, "payment_voided",
                            "this idempotency key was voided before it was authorised",
@@ -90,18 +110,18 @@ class PaymentLedger:
 
     def transition(self, key: str, operation: str) -> Outcome:
         source, target = TRANSITIONS[operation]
-        now = now_ms()
+        now, token = now_ms(), _new_token()
         try:
             response = self.ddb.update_item(
                 TableName=self.table,
                 Key={"IdempotencyKey": {"S": key}},
                 UpdateExpression=("SET #s = :to, UpdatedAt = :now, "
-                                  "History = list_append(History, :h)"),
+                                  "History = list_append(History, :h), #w = :w"),
                 ConditionExpression="#s = :from",
-                ExpressionAttributeNames={"#s": "Status"},
+                ExpressionAttributeNames={"#s": "Status", "#w": WRITE_TOKEN},
                 ExpressionAttributeValues={
                     ":to": to_attr(target), ":from": to_attr(source), ":now": to_attr(now),
-                    ":h": to_attr([{"Status": target, "AtMs": now}]),
+                    ":h": to_attr([{"Status": target, "AtMs": now}]), ":w": to_attr(token),
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -110,6 +130,8 @@ class PaymentLedger:
             if not is_condition_failure(exc):
                 raise
         existing = self.get(key)
+        if _written_by(existing, token):
+            return Outcome(existing or {}, replayed=False)
         if existing is None and operation == "void":
             return self._void_unknown(key, now)
         if existing is None:
@@ -121,8 +143,10 @@ class PaymentLedger:
 
     def _void_unknown(self, key: str, now: int) -> Outcome:
         """Void a key never authorised: a VOIDED record without amount (see the module doc)."""
+        token = _new_token()
         row = {"IdempotencyKey": key, "Status": VOIDED,
-               "History": [{"Status": VOIDED, "AtMs": now}], "CreatedAt": now, "UpdatedAt": now}
+               "History": [{"Status": VOIDED, "AtMs": now}], "CreatedAt": now, "UpdatedAt": now,
+               WRITE_TOKEN: token}
         try:
             self.ddb.put_item(
                 TableName=self.table,
@@ -133,4 +157,7 @@ class PaymentLedger:
         except Exception as exc:
             if not is_condition_failure(exc):
                 raise
+        existing = self.get(key)
+        if _written_by(existing, token):
+            return Outcome(existing or {}, replayed=False)
         return self.transition(key, "void")  # authorised meanwhile: void that

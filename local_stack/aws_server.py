@@ -66,6 +66,7 @@ from typing import Any
 from local_stack import (
     metric_index,
     moto_cloudformation_fixes,
+    moto_condition_cache,
     moto_dynamodb_fixes,
     moto_expression_cache,
     moto_fast_dispatch,
@@ -307,6 +308,7 @@ class AwsServer:
         disable_moto_stream_invocation()
         moto_dynamodb_fixes.install()
         moto_expression_cache.install()
+        moto_condition_cache.install()
         moto_cloudformation_fixes.install()
         expire_stream_iterators()
         install_cloudwatch_alarm_history()

@@ -366,6 +366,82 @@ def _updates(url: str) -> tuple[dict[str, Any], list[str]]:
     return ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"], outcomes
 
 
+def _conditions(url: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Conditional writes whose texts repeat with other values (local_stack.moto_condition_cache
+    keeps a parse per text, names and values): the items at the end and each call's outcome."""
+    ddb = client("dynamodb", url)
+    name = _unique("conditions")
+    _table(ddb, name)
+    a, b = {"K": {"S": "a"}}, {"K": {"S": "b"}}
+    only_new = {"ConditionExpression": "attribute_not_exists(K)"}
+    at = "V = :n"
+
+    def bump(old: str, new: str) -> dict[str, Any]:
+        return {"TableName": name, "Key": a, "UpdateExpression": "SET V = :m",
+                "ConditionExpression": at,
+                "ExpressionAttributeValues": {":n": {"N": old}, ":m": {"N": new}}}
+
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("put_item", {"TableName": name, "Item": {**a, "S": {"S": "PENDING"}}, **only_new}),
+        ("put_item", {"TableName": name, "Item": {**a, "S": {"S": "LOST"}}, **only_new}),
+        ("put_item", {"TableName": name, "Item": {**b, "S": {"S": "PENDING"}, "V": {"N": "9"}},
+                      **only_new}),
+        ("update_item", {"TableName": name, "Key": a, "UpdateExpression": "SET V = :n",
+                         "ConditionExpression": "attribute_not_exists(V)",
+                         "ExpressionAttributeValues": {":n": {"N": "1"}}}),
+        ("update_item", {"TableName": name, "Key": a, "UpdateExpression": "SET V = :n",
+                         "ConditionExpression": "attribute_not_exists(V)",
+                         "ExpressionAttributeValues": {":n": {"N": "5"}}}),
+        ("update_item", bump("1", "2")),
+        ("update_item", bump("1", "7")),  # the same text and values again: V is 2 now
+        ("update_item", bump("2", "3")),
+        ("transact_write_items", {"TransactItems": [
+            {"ConditionCheck": {"TableName": name, "Key": b, "ConditionExpression": "#s = :p",
+                                "ExpressionAttributeNames": {"#s": "S"},
+                                "ExpressionAttributeValues": {":p": {"S": "PENDING"}}}},
+            {"Update": bump("3", "4")}]}),
+        ("transact_write_items", {"TransactItems": [
+            {"ConditionCheck": {"TableName": name, "Key": b, "ConditionExpression": "#s = :p",
+                                "ExpressionAttributeNames": {"#s": "S"},
+                                "ExpressionAttributeValues": {":p": {"S": "PAID"}}}},
+            {"Update": bump("4", "5")}]}),
+        # refused by the parse (a reserved word as a name), twice: the same error each time
+        ("update_item", {**bump("4", "6"), "ConditionExpression": "Status = :n"}),
+        ("update_item", {**bump("4", "6"), "ConditionExpression": "Status = :n"}),
+        ("update_item", {**bump("4", "6"), "ConditionExpression": "V = :m"}),  # :n unused
+        ("delete_item", {"TableName": name, "Key": b, "ConditionExpression": "V IN (:x, :y)",
+                         "ExpressionAttributeValues": {":x": {"N": "1"}, ":y": {"N": "2"}}}),
+        ("delete_item", {"TableName": name, "Key": b, "ConditionExpression": "V IN (:x, :y)",
+                         "ExpressionAttributeValues": {":x": {"N": "8"}, ":y": {"N": "9"}}}),
+    ]
+    outcomes = []
+    for operation, kwargs in calls:
+        try:
+            getattr(ddb, operation)(**kwargs)
+            outcomes.append("ok")
+        except ClientError as exc:
+            outcomes.append(f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}")
+    for low in ("0", "3"):
+        outcomes.append(str(ddb.scan(TableName=name, FilterExpression="V > :n",
+                                     ExpressionAttributeValues={":n": {"N": low}})["Count"]))
+    items = sorted(ddb.scan(TableName=name)["Items"], key=lambda item: item["K"]["S"])
+    return items, outcomes
+
+
+def test_conditional_writes_end_as_on_plain_moto(endpoint: str, plain_moto: str) -> None:
+    ours, upstream = _conditions(endpoint), _conditions(plain_moto)
+    assert ours == upstream
+    items, outcomes = ours
+    assert items == [{"K": {"S": "a"}, "S": {"S": "PENDING"}, "V": {"N": "4"}}]
+    ok, failed = "ok", "ConditionalCheckFailedException"
+    assert [o if o == ok else o.split(":")[0] for o in outcomes[:10]] == [
+        ok, failed, ok, ok, failed, ok, failed, ok, ok, "TransactionCanceledException"]
+    assert outcomes[10] == outcomes[11] and "reserved keyword" in outcomes[10]
+    assert outcomes[12].startswith("ValidationException") and ":n" in outcomes[12]
+    assert outcomes[13].startswith(failed) and outcomes[14] == ok
+    assert outcomes[15:] == ["1", "1"]
+
+
 def test_updates_end_as_on_plain_moto(endpoint: str, plain_moto: str) -> None:
     ours, upstream = _updates(endpoint), _updates(plain_moto)
     assert ours == upstream

@@ -11,6 +11,7 @@ import pytest
 from local_stack import (
     aws_server,
     moto_cloudformation_fixes,
+    moto_condition_cache,
     moto_dynamodb_fixes,
     moto_expression_cache,
     moto_fast_dispatch,
@@ -19,8 +20,8 @@ from local_stack import (
 
 
 def test_every_patch_raises_the_one_error_the_emulator_refuses_on() -> None:
-    for module in (aws_server, moto_cloudformation_fixes, moto_dynamodb_fixes,
-                   moto_expression_cache, moto_fast_dispatch):
+    for module in (aws_server, moto_cloudformation_fixes, moto_condition_cache,
+                   moto_dynamodb_fixes, moto_expression_cache, moto_fast_dispatch):
         assert module.MotoHookNotFound is moto_hooks.MotoHookNotFound, module.__name__
 
 

@@ -17,7 +17,7 @@ checkpoints the processed prefix and retries from the failed record. Every handl
 idempotent, so retried records are harmless.
 
 With `concurrency` > 1 (the saga's handlers: `record_concurrency()`, SHOP_HANDLER_CONCURRENCY,
-default 10 = the mappings' BatchSize) the records of a batch are grouped by their item key
+default 10) the records of a batch are grouped by their item key
 (the stream's partition key, e.g. one order; also by what else they write, `shares`: the
 inventory's records of orders with a sku in common keep their order, so a release still
 comes before the next reservation of that stock) and up to that many groups run at once on a
@@ -130,7 +130,7 @@ def env_int(name: str, default: int) -> int:
 
 
 CONCURRENCY_ENV = "SHOP_HANDLER_CONCURRENCY"
-DEFAULT_CONCURRENCY = 10  # the saga mappings' BatchSize (local_stack/shop_deploy.py)
+DEFAULT_CONCURRENCY = 10  # groups of a batch at once (BatchSize 100: local_stack/shop_deploy.py)
 MAX_CONCURRENCY = 100
 
 

@@ -17,8 +17,8 @@ Mapping settings, and why:
   takes what has arrived, so at a trickle a batch is a record or two and nothing waits for a
   window; under load a batch grows instead of the backlog. With `BatchSize=10` the orders
   stream's mappings ran full batches back to back at ~20 checkouts/s (each order is ~5 stream
-  records, read by three functions), and the last order completed 17-25 s after a 30-second
-  checkout load; with 100, 6-9 s (bench/README.md, "The saga's batch size").
+  records, read by three functions), and the last order completed 19-24 s after a 30-second
+  checkout load; with 100, 1-10 s (bench/README.md, "The saga's batch size").
 - `MetricsConfig={"Metrics": ["EventCount"]}`: Lambda's event-source-mapping metrics
   (PolledEventCount, InvokedEventCount, FailedInvokeEventCount, DroppedEventCount,
   OnFailureDestinationDeliveredEventCount) are off unless asked for; the dashboards show them.

@@ -70,6 +70,7 @@ from local_stack import (
     moto_dynamodb_fixes,
     moto_expression_cache,
     moto_fast_dispatch,
+    moto_transaction_tokens,
 )
 from local_stack.moto_hooks import MotoHookNotFound, moto_source
 from local_stack.replica import quiet_waitress_queue
@@ -309,6 +310,7 @@ class AwsServer:
         moto_dynamodb_fixes.install()
         moto_expression_cache.install()
         moto_condition_cache.install()
+        moto_transaction_tokens.install()
         moto_cloudformation_fixes.install()
         expire_stream_iterators()
         install_cloudwatch_alarm_history()

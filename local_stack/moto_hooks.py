@@ -2,9 +2,9 @@
 the patch expects it, and reading moto's source to check that it still is.
 
 The patches (aws_server, moto_dynamodb_fixes, moto_cloudformation_fixes, moto_expression_cache,
-moto_condition_cache, moto_fast_dispatch) each check moto before touching it and refuse to start
-otherwise; one error type lets the emulator's entry point refuse with one message whichever check
-failed.
+moto_condition_cache, moto_fast_dispatch, moto_transaction_tokens) each check moto before touching
+it and refuse to start otherwise; one error type lets the emulator's entry point refuse with one
+message whichever check failed.
 """
 
 from __future__ import annotations

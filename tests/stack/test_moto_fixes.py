@@ -452,3 +452,79 @@ def test_updates_end_as_on_plain_moto(endpoint: str, plain_moto: str) -> None:
     assert outcomes[:5] == ["ok"] * 5
     assert outcomes[5].startswith("ConditionalCheckFailedException")
     assert outcomes[6] == outcomes[7] and outcomes[6].startswith("ValidationException")
+
+
+def _lose_first_answer(ddb: Any, operation: str) -> list[int]:
+    """The first `operation` call of `ddb` reaches the endpoint, is applied, and its answer is
+    lost (a ReadTimeoutError from before-send, which botocore's retry handler retries like a
+    real one, with the same body and so the same ClientRequestToken)."""
+    import requests
+    from botocore.exceptions import ReadTimeoutError
+
+    sent: list[int] = []
+
+    def before_send(request: Any, **_: Any) -> None:
+        if sent:
+            return None
+        answer = requests.request(request.method, request.url, data=request.body,
+                                  headers=dict(request.headers.items()), timeout=10)
+        sent.append(answer.status_code)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    ddb.meta.events.register(f"before-send.dynamodb.{operation}", before_send)
+    return sent
+
+
+def _retried_transaction(url: str) -> tuple[str, dict[str, Any]]:
+    """A like-shaped transaction (a new row IF absent, a counter +1) whose answer is lost once:
+    what the retried call answered, and the counter row after it."""
+    ddb = client("dynamodb", url)
+    name = _unique("tokens")
+    _table(ddb, name)
+    sent = _lose_first_answer(ddb, "TransactWriteItems")
+    try:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": name, "Item": {"K": {"S": "like#1"}},
+                     "ConditionExpression": "attribute_not_exists(K)"}},
+            {"Update": {"TableName": name, "Key": {"K": {"S": "counts"}},
+                        "UpdateExpression": "ADD Likes :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+        outcome = "ok"
+    except ClientError as exc:
+        outcome = exc.response["Error"]["Code"]
+    assert sent == [200], "the first attempt was applied"
+    counts = ddb.get_item(TableName=name, Key={"K": {"S": "counts"}}, ConsistentRead=True)
+    return outcome, counts["Item"]
+
+
+def test_plain_moto_cancels_a_transaction_retried_after_a_lost_answer(plain_moto: str) -> None:
+    outcome, counts = _retried_transaction(plain_moto)
+    assert outcome == "TransactionCanceledException"  # its own first attempt made K exist
+    assert counts["Likes"] == {"N": "1"}
+
+
+def test_a_transaction_retried_after_a_lost_answer_succeeds_once(endpoint: str) -> None:
+    outcome, counts = _retried_transaction(endpoint)
+    assert outcome == "ok"
+    assert counts["Likes"] == {"N": "1"}, "the retry wrote nothing again"
+
+
+def test_a_client_request_token_repeats_only_with_the_same_items(endpoint: str) -> None:
+    ddb = client("dynamodb", endpoint)
+    name = _unique("tokens")
+    _table(ddb, name)
+    token = uuid.uuid4().hex
+
+    def bump(by: str) -> list[dict[str, Any]]:
+        return [{"Update": {"TableName": name, "Key": {"K": {"S": "n"}},
+                            "UpdateExpression": "ADD N :by",
+                            "ExpressionAttributeValues": {":by": {"N": by}}}}]
+
+    ddb.transact_write_items(TransactItems=bump("1"), ClientRequestToken=token)
+    ddb.transact_write_items(TransactItems=bump("1"), ClientRequestToken=token)  # a repeat
+    with pytest.raises(ClientError) as mismatch:
+        ddb.transact_write_items(TransactItems=bump("5"), ClientRequestToken=token)
+    assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    ddb.transact_write_items(TransactItems=bump("1"), ClientRequestToken=uuid.uuid4().hex)
+    item = ddb.get_item(TableName=name, Key={"K": {"S": "n"}}, ConsistentRead=True)["Item"]
+    assert item["N"] == {"N": "2"}, "the repeat and the mismatch wrote nothing"

@@ -16,12 +16,14 @@ from local_stack import (
     moto_expression_cache,
     moto_fast_dispatch,
     moto_hooks,
+    moto_transaction_tokens,
 )
 
 
 def test_every_patch_raises_the_one_error_the_emulator_refuses_on() -> None:
     for module in (aws_server, moto_cloudformation_fixes, moto_condition_cache,
-                   moto_dynamodb_fixes, moto_expression_cache, moto_fast_dispatch):
+                   moto_dynamodb_fixes, moto_expression_cache, moto_fast_dispatch,
+                   moto_transaction_tokens):
         assert module.MotoHookNotFound is moto_hooks.MotoHookNotFound, module.__name__
 
 

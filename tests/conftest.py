@@ -61,6 +61,29 @@ def client(service: str, endpoint_url: str) -> Any:
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
+def lose_first_answer(aws_client: Any, operation: str) -> list[int]:
+    """The first `operation` call of the boto3 `aws_client` reaches its endpoint for real and is
+    applied there, then its answer is lost: a ReadTimeoutError raised from botocore's
+    `before-send`, which its retry handler retries like a real one (same body, so the same
+    idempotency token). Returns the status codes of the calls sent this way (one at most)."""
+    import requests
+    from botocore.exceptions import ReadTimeoutError
+
+    sent: list[int] = []
+    service = aws_client.meta.service_model.endpoint_prefix
+
+    def before_send(request: Any, **_: Any) -> None:
+        if sent:
+            return None  # the retry, and every later call, goes out as usual
+        answer = requests.request(request.method, request.url, data=request.body,
+                                  headers=dict(request.headers.items()), timeout=10)
+        sent.append(answer.status_code)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    aws_client.meta.events.register(f"before-send.{service}.{operation}", before_send)
+    return sent
+
+
 def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.1, what: str = "") -> Any:
     """Poll `predicate` until it returns something truthy; fail the test after timeout_s."""
     deadline = time.monotonic() + timeout_s

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
-from botocore.exceptions import ReadTimeoutError
 
 from reference_app.aws import dynamodb_client
 from reference_app.payments.ledger import AUTHORIZED, CAPTURED, VOIDED, PaymentLedger
+from tests.conftest import lose_first_answer
 from tests.shop.conftest import Shop
 
 pytestmark = pytest.mark.integration
@@ -27,19 +26,8 @@ pytestmark = pytest.mark.integration
 
 def _ledger_losing_first_answer(shop: Shop, operation: str) -> tuple[PaymentLedger, list[int]]:
     """A ledger on its own client whose first `operation` call is applied but not answered."""
-    client = dynamodb_client(shop.settings)
-    lost: list[int] = []
-
-    def before_send(request: Any, **_: Any) -> None:
-        if lost:
-            return None  # the retry (and every later call) goes out as usual
-        applied = requests.request(request.method, request.url, data=request.body,
-                                   headers=dict(request.headers.items()), timeout=10)
-        lost.append(applied.status_code)
-        raise ReadTimeoutError(endpoint_url=request.url)
-
-    client.meta.events.register(f"before-send.dynamodb.{operation}", before_send)
-    return PaymentLedger(client, shop.settings.tables.payments), lost
+    ddb = dynamodb_client(shop.settings)
+    return PaymentLedger(ddb, shop.settings.tables.payments), lose_first_answer(ddb, operation)
 
 
 def _key() -> str:

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_stack.ports import free_port, wait_for_port
-from tests.conftest import client
+from tests.conftest import client, lose_first_answer
 from tests.stack.test_moto_expression_cache import UPDATES
 
 pytestmark = pytest.mark.integration
@@ -454,34 +454,13 @@ def test_updates_end_as_on_plain_moto(endpoint: str, plain_moto: str) -> None:
     assert outcomes[6] == outcomes[7] and outcomes[6].startswith("ValidationException")
 
 
-def _lose_first_answer(ddb: Any, operation: str) -> list[int]:
-    """The first `operation` call of `ddb` reaches the endpoint, is applied, and its answer is
-    lost (a ReadTimeoutError from before-send, which botocore's retry handler retries like a
-    real one, with the same body and so the same ClientRequestToken)."""
-    import requests
-    from botocore.exceptions import ReadTimeoutError
-
-    sent: list[int] = []
-
-    def before_send(request: Any, **_: Any) -> None:
-        if sent:
-            return None
-        answer = requests.request(request.method, request.url, data=request.body,
-                                  headers=dict(request.headers.items()), timeout=10)
-        sent.append(answer.status_code)
-        raise ReadTimeoutError(endpoint_url=request.url)
-
-    ddb.meta.events.register(f"before-send.dynamodb.{operation}", before_send)
-    return sent
-
-
 def _retried_transaction(url: str) -> tuple[str, dict[str, Any]]:
     """A like-shaped transaction (a new row IF absent, a counter +1) whose answer is lost once:
     what the retried call answered, and the counter row after it."""
     ddb = client("dynamodb", url)
     name = _unique("tokens")
     _table(ddb, name)
-    sent = _lose_first_answer(ddb, "TransactWriteItems")
+    sent = lose_first_answer(ddb, "TransactWriteItems")
     try:
         ddb.transact_write_items(TransactItems=[
             {"Put": {"TableName": name, "Item": {"K": {"S": "like#1"}},

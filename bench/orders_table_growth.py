@@ -17,7 +17,6 @@ import argparse
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from soak import saga  # noqa: E402  (bench/, the script's own folder)
 
 from gameday.run.stack_process import StackProcess  # noqa: E402
 
@@ -38,15 +39,6 @@ def _order(now: int, index: int) -> dict[str, Any]:
         "Items": {"L": [{"M": {"Sku": {"S": "sku-001"}, "Qty": {"N": "1"},
                                "PriceCents": {"N": "1299"}}}]},
         "CreatedAt": {"N": str(now)}, "UpdatedAt": {"N": str(now)}, "Version": {"N": "3"}}}}
-
-
-def _scan_duration(state: dict[str, Any]) -> float:
-    port = state["services"]["saga-exporter"]["replicas"][0]["port"]
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
-    for line in text.decode().splitlines():
-        if line.startswith("shop_saga_exporter_scan_duration_seconds "):
-            return float(line.split()[1])
-    return float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             before = sum(emulator.cpu_times()[:2])
             time.sleep(args.idle_s)
             cpu = (sum(emulator.cpu_times()[:2]) - before) / args.idle_s
-            print(f"{written:15d} | {cpu * 100:10.1f} % of a core | {_scan_duration(state):6.3f} s",
-                  flush=True)
+            scan_s = saga(state["urls"]["saga_metrics"])["scan_s"]
+            print(f"{written:15d} | {cpu * 100:10.1f} % of a core | {scan_s:6.3f} s", flush=True)
     finally:
         stack.stop()
     return 0

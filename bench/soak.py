@@ -79,11 +79,13 @@ def processes(state: dict[str, Any]) -> dict[str, tuple[str, int]]:
 
 
 def saga(url: str) -> dict[str, float]:
-    """orders in flight, the oldest in-flight order's age and the exporter's last scan."""
+    """orders in flight, the oldest in-flight order's age, the exporter's last scan (when,
+    and how long it took)."""
     text = requests.get(url, timeout=5).text
     wanted = {"shop_saga_orders_in_flight": "in_flight",
               "shop_saga_oldest_in_flight_age_seconds": "oldest_age_s",
-              "shop_saga_exporter_last_success_timestamp_seconds": "scanned_at"}
+              "shop_saga_exporter_last_success_timestamp_seconds": "scanned_at",
+              "shop_saga_exporter_scan_duration_seconds": "scan_s"}
     found: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
